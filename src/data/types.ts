@@ -45,4 +45,29 @@ export interface SplitFile {
   ratios: Record<SplitName, number>;
   /** Product ids per split (every kept listing is in exactly one). */
   products: Record<SplitName, string[]>;
+  /** What was kept together, in words (e.g. "product_id + cross-post family"). */
+  grouping?: string;
+  /** Set on a smoke-profile subset: the full split's membership, at most this many products per category and split. */
+  subset?: { maxPerCategoryPerSplit: number; seed: number };
+  summary?: SplitSummary;
+}
+
+/** One main category across the splits. */
+export interface SplitCategorySummary {
+  category: MainCategory;
+  total: number;
+  counts: Record<SplitName, number>;
+  /** Fraction of this category's products that went to each split (target: the ratios). */
+  fractionOfCategory: Record<SplitName, number>;
+  /** This category's share of each split's products, and of all products: stratified means they agree. */
+  shareOfSplit: Record<SplitName | 'all', number>;
+}
+
+export interface SplitSummary {
+  totals: Record<SplitName | 'all', number>;
+  /** Groups kept whole (cross-post families; a lone product is its own family). */
+  families: { total: number; withSeveralProducts: number; productsInThem: number };
+  categories: SplitCategorySummary[];
+  /** Largest |share of a category in a split − its share overall|, in percentage points. */
+  maxShareDeviationPp: number;
 }
