@@ -124,6 +124,17 @@ export class MarketplaceData {
     return this.categories.length;
   }
 
+  /** Add (or replace) the pixel source for one size, e.g. a cache built after the subset was known. */
+  attachImages(source: ImagePixelSource): void {
+    this.sources.set(source.size, source);
+    this.releasePixels(undefined, source.size);
+  }
+
+  /** Image ids of every product in the profile's subset, sorted: the list an image cache stores. */
+  imageIds(): string[] {
+    return SPLIT_NAMES.flatMap((s) => this.imageExamples(s).map((e) => e.imageId)).sort();
+  }
+
   label(category: MainCategory): number {
     const label = this.labelByCategory.get(category);
     if (label === undefined) throw new Error(`unknown main category '${category}'`);
