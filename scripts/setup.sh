@@ -42,7 +42,8 @@ STAMP=node_modules/.setup-lock-hash
 LOCK_HASH="$(sha256sum package-lock.json | cut -d' ' -f1)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$LOCK_HASH" ]; then
   say "npm ci (package-lock.json changed or node_modules missing)"
-  npm ci --no-audit --no-fund --loglevel=error
+  # onnxruntime-node's install script downloads CUDA libraries (unreachable, unneeded): its CPU binaries ship in the package.
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error
   echo "$LOCK_HASH" > "$STAMP"
 fi
 
