@@ -6,6 +6,7 @@ import {
   fitOLS,
   fitRidge,
   gridSearch,
+  independentColumns,
   linearModel,
   logspace,
   paramGrid,
@@ -97,6 +98,61 @@ test('OLS with a full one-hot block gives the minimum-norm solution', () => {
   closeAll(m.coef, [-1, 1], 1e-8);
   close(m.intercept, 2, 1e-8);
   closeAll(m.predict(X), [1, 1, 3, 3], 1e-8);
+});
+
+test('full-rank OLS runs through ml-regression and matches a hand-worked line', () => {
+  // x = 1..4, y = (2, 4, 5, 4): Sxy = 3.5, Sxx = 5, so slope 0.7 and intercept 3.75 - 0.7·2.5 = 2.
+  const m = fitOLS([[1], [2], [3], [4]], [2, 4, 5, 4]);
+  assert.equal(m.info.solver, 'ml-regression');
+  assert.equal(m.info.aliased, 0);
+  closeAll(m.coef, [0.7], 1e-12);
+  close(m.intercept, 2, 1e-12);
+});
+
+test('ml-regression and our normal equations agree on a full-rank design', () => {
+  const { X, y } = randomData(200, 8, 5);
+  const a = fitOLS(X, y);
+  const b = fitOLS(X, y, { solver: 'normal-equations' });
+  assert.equal(a.info.solver, 'ml-regression');
+  assert.equal(b.info.solver, 'normal-equations');
+  closeAll(a.coef, b.coef, 1e-9);
+  close(a.intercept, b.intercept, 1e-9);
+  const c = fitOLS(X, y, { fitIntercept: false });
+  const d = fitOLS(X, y, { fitIntercept: false, solver: 'normal-equations' });
+  closeAll(c.coef, d.coef, 1e-9);
+  close(c.intercept, 0);
+});
+
+test("OLS solver 'ml-regression' drops aliased columns and fits the same values as the minimum-norm solution", () => {
+  // Columns 0-2 are a full one-hot block (aliased with the intercept); column 4 = column 3 + column 0.
+  const rng = mulberry32(3);
+  const X: number[][] = [];
+  const y: number[] = [];
+  for (let i = 0; i < 60; i++) {
+    const oh = [0, 0, 0];
+    oh[i % 3] = 1;
+    const u = rng();
+    X.push([...oh, u, u + oh[0], rng()]);
+    y.push(1 + 2 * oh[1] - oh[2] + 3 * u + 0.5 * X[i][5] + 0.1 * (rng() - 0.5));
+  }
+  const dropped = fitOLS(X, y, { solver: 'ml-regression' });
+  const minNorm = fitOLS(X, y); // auto: collinear, so the pseudo-inverse path
+  assert.equal(dropped.info.solver, 'ml-regression');
+  assert.equal(dropped.info.aliased, 2);
+  assert.equal(minNorm.info.pseudoInverse, true);
+  assert.equal(dropped.coef[2], 0); // the last one-hot column is the alias of the intercept
+  assert.equal(dropped.coef[4], 0);
+  closeAll(dropped.predict(X), minNorm.predict(X), 1e-8);
+});
+
+test('independentColumns keeps the earliest maximal independent set', () => {
+  // Uncentred Gram of columns a = (1,0,0), b = (0,1,0), a + b, c = (0,0,1), 2a.
+  const cols = [[1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 1], [2, 0, 0]];
+  const p = cols.length;
+  const g = new Float64Array(p * p);
+  for (let i = 0; i < p; i++) for (let j = 0; j < p; j++) g[i * p + j] = cols[i].reduce((s, v, k) => s + v * cols[j][k], 0);
+  assert.deepEqual(independentColumns(g, p), [0, 1, 3]);
+  assert.deepEqual(independentColumns(new Float64Array(4), 2), []);
 });
 
 test('ridge matches the closed form worked by hand', () => {

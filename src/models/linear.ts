@@ -8,8 +8,20 @@
  *   Lasso:       ElasticNet with l1Ratio = 1
  * The intercept b is never penalised: X and y are centred, the model is fitted without an
  * intercept, and b = mean(y) - mean(X)·w.
+ *
+ * OLS is ml-regression's MultivariateLinearRegression wherever the design has full column rank
+ * (with the intercept). On a collinear design (a full one-hot block beside the intercept,
+ * sub-categories nested in main categories) the coefficients are not identified: fitOLS then
+ * returns our minimum-norm least-squares solution, or, with `solver: 'ml-regression'`, drops the
+ * aliased columns (as R's lm does) and fits ml-regression on the rest. Both give the same fitted
+ * values; the tests check that.
  */
 import { SingularValueDecomposition } from 'ml-matrix';
+
+/** ml-regression ships no type declarations; its MultivariateLinearRegression is this package's class. */
+type MultivariateLinearRegressionClass = typeof import('ml-regression-multivariate-linear');
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { MultivariateLinearRegression } = require('ml-regression') as { MultivariateLinearRegression: MultivariateLinearRegressionClass };
 
 /** Rows of features (number[][] or an array of typed arrays). */
 export type DesignMatrix = ArrayLike<ArrayLike<number>>;
@@ -285,12 +297,83 @@ export function fitRidge(X: DesignMatrix, y: ArrayLike<number>, alpha: number, o
   return closedForm(alpha === 0 ? 'ols' : 'ridge', X, y, alpha, options.fitIntercept ?? true);
 }
 
+export interface OLSOptions extends InterceptOption {
+  /**
+   * - 'auto' (default): ml-regression's MultivariateLinearRegression when the design has full
+   *   column rank; otherwise the minimum-norm least-squares solution (info.pseudoInverse true).
+   * - 'ml-regression': always ml-regression; aliased columns (exact linear combinations of
+   *   earlier ones, found by a pivoted Cholesky of the centred Gram matrix) are left out and
+   *   get coefficient 0 (info.aliased counts them), as R's lm does.
+   * - 'normal-equations': our solver only (Cholesky, or the pseudo-inverse when collinear).
+   */
+  solver?: 'auto' | 'ml-regression' | 'normal-equations';
+}
+
 /**
- * Ordinary least squares with an intercept. Collinear columns do not fail: the
- * minimum-norm least-squares solution is returned and info.pseudoInverse is true.
+ * Ordinary least squares with an intercept. Collinear columns do not fail: see OLSOptions.solver.
+ * info.solver says which path ran ('ml-regression' or 'normal-equations').
  */
-export function fitOLS(X: DesignMatrix, y: ArrayLike<number>, options: InterceptOption = {}): LinearModel {
-  return closedForm('ols', X, y, 0, options.fitIntercept ?? true);
+export function fitOLS(X: DesignMatrix, y: ArrayLike<number>, options: OLSOptions = {}): LinearModel {
+  const fitIntercept = options.fitIntercept ?? true;
+  const solver = options.solver ?? 'auto';
+  if (solver === 'normal-equations') return closedForm('ols', X, y, 0, fitIntercept);
+  const d = centredDesign(X, y, fitIntercept);
+  const keep = independentColumns(gram(d, X), d.p);
+  if (keep.length < d.p && solver === 'auto') return closedForm('ols', X, y, 0, fitIntercept);
+  return fitMultivariateLinear(X, y, keep, d.p, fitIntercept);
+}
+
+/**
+ * Indices of a maximal set of linearly independent columns, earliest first: a pivoted
+ * Cholesky of the (centred) Gram matrix in column order, where a column whose residual
+ * squared norm falls below 1e-9 of its own is a combination of the ones kept before it.
+ */
+export function independentColumns(gramMatrix: Float64Array, p: number, relTol = 1e-9): number[] {
+  const keep: number[] = [];
+  // L rows for the kept columns: L[k] holds column keep[k]'s coordinates in the orthogonal basis.
+  const basis: Float64Array[] = [];
+  for (let j = 0; j < p; j++) {
+    const gjj = gramMatrix[j * p + j];
+    if (!(gjj > 0)) continue; // constant column (zero after centring)
+    const coords = new Float64Array(keep.length + 1);
+    let rest = gjj;
+    for (let k = 0; k < keep.length; k++) {
+      const lk = basis[k];
+      let s = gramMatrix[keep[k] * p + j];
+      for (let m = 0; m < k; m++) s -= lk[m] * coords[m];
+      coords[k] = s / lk[k];
+      rest -= coords[k] * coords[k];
+    }
+    if (rest > relTol * gjj) {
+      coords[keep.length] = Math.sqrt(rest);
+      keep.push(j);
+      basis.push(coords);
+    }
+  }
+  return keep;
+}
+
+function fitMultivariateLinear(X: DesignMatrix, y: ArrayLike<number>, keep: number[], p: number, fitIntercept: boolean): LinearModel {
+  const xs: number[][] = [];
+  const ys: number[][] = [];
+  for (let i = 0; i < X.length; i++) {
+    const row = X[i];
+    const r = new Array<number>(keep.length);
+    for (let k = 0; k < keep.length; k++) r[k] = row[keep[k]];
+    xs.push(r);
+    ys.push([y[i]]);
+  }
+  const coef = new Array<number>(p).fill(0);
+  let intercept = 0;
+  if (keep.length === 0) {
+    // Nothing but the intercept (every column constant): predict the mean.
+    intercept = fitIntercept ? ys.reduce((s, v) => s + v[0], 0) / ys.length : 0;
+  } else {
+    const mlr = new MultivariateLinearRegression(xs, ys, { intercept: fitIntercept, statistics: false });
+    keep.forEach((j, k) => (coef[j] = mlr.weights[k][0]));
+    intercept = fitIntercept ? mlr.weights[keep.length][0] : 0;
+  }
+  return linearModel('ols', coef, intercept, { alpha: 0, pseudoInverse: false, solver: 'ml-regression', aliased: p - keep.length });
 }
 
 function closedForm(kind: string, X: DesignMatrix, y: ArrayLike<number>, alpha: number, fitIntercept: boolean): LinearModel {
@@ -298,7 +381,7 @@ function closedForm(kind: string, X: DesignMatrix, y: ArrayLike<number>, alpha: 
   const a = gram(d, X);
   for (let j = 0; j < d.p; j++) a[j * d.p + j] += alpha;
   const { x: w, pseudoInverse } = solveSymmetric(a, xty(d), d.p);
-  return linearModel(kind, w, interceptFor(d, w), { alpha, pseudoInverse });
+  return linearModel(kind, w, interceptFor(d, w), { alpha, pseudoInverse, solver: 'normal-equations' });
 }
 
 // ---------------------------------------------------------------------------
