@@ -8,18 +8,19 @@
  * cross-entropy), the same optimiser (Adam with decoupled weight decay on kernels) and both
  * read the loss and the correct count back every step, as the training loop does.
  * The wasm backend runs on ONE thread (threads are off in Node), PyTorch on two. What a
- * second core is worth to us is measured too: a 2-worker data-parallel step (this thread
- * plus a worker thread, each with its own wasm instance and an identical copy of the
- * model, each computing gradients on half the batch; the averaged gradients are exchanged
- * and both apply the same update) — printed as an extra line, not as the bench result.
+ * second core is worth to us is measured too: the training loop's data-parallel step
+ * (src/train/parallel.ts: this thread plus a worker thread, each with its own wasm instance
+ * and an identical copy of the model, each computing gradients on half the batch; the
+ * averaged gradients are exchanged and both apply the same update) — printed as an extra
+ * line; the bench result itself is the single-threaded step.
  */
 import { spawnSync } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
-import { isMainThread, parentPort, Worker, workerData } from 'worker_threads';
 import { profileFromEnv } from '../src/config';
 import { buildCnn, cnnLayerSpec, cnnMacsPerImage, CNN_RECIPE, CnnConfig } from '../src/models/cnn';
 import { createTrainStep } from '../src/train/loop';
+import { DataParallelStep } from '../src/train/parallel';
 import { describeRuntime, initTf, tf } from '../src/tf/runtime';
 
 export const name = 'cnn_train_step';
@@ -73,118 +74,27 @@ function timeTorchStep(config: CnnConfig, batch: number): { median_ms: number; t
   return JSON.parse(r.stdout.trim().split('\n').pop() as string);
 }
 
-// ---------------------------------------------------------------------------------------
-// 2-worker data parallelism (a measurement prototype)
-// ---------------------------------------------------------------------------------------
-
-interface Replica {
-  model: tf.LayersModel;
-  vars: tf.Variable[];
-  optimizer: tf.Optimizer;
-  x: tf.Tensor4D;
-  y: tf.Tensor1D;
-}
-
-function replica(config: CnnConfig, batch: number, dataSeed: number): Replica {
-  const model = buildCnn(config);
-  return {
-    model,
-    vars: model.trainableWeights.map((w) => w.read() as tf.Variable),
-    optimizer: tf.train.adam(CNN_RECIPE.baseLr, 0.9, 0.999, 1e-7),
-    x: tf.randomUniform([batch, config.inputSize, config.inputSize, 3], 0, 1, 'float32', dataSeed) as tf.Tensor4D,
-    y: tf.randomUniform([batch], 0, NUM_CLASSES, 'int32', dataSeed + 1) as tf.Tensor1D,
-  };
-}
-
-/** This replica's gradients on its half batch, flattened in variable order. */
-function flatGradients(r: Replica): Float32Array {
-  const { value, grads } = tf.variableGrads(() => {
-    const out = r.model.apply(r.x, { training: true }) as tf.Tensor;
-    return tf.losses.softmaxCrossEntropy(tf.oneHot(r.y, NUM_CLASSES), out, undefined, CNN_RECIPE.labelSmoothing) as tf.Scalar;
-  }, r.vars);
-  value.dataSync();
-  const total = r.vars.reduce((s, v) => s + v.size, 0);
-  const flat = new Float32Array(total);
-  let offset = 0;
-  for (const v of r.vars) {
-    flat.set(grads[v.name].dataSync() as Float32Array, offset);
-    offset += v.size;
-  }
-  tf.dispose([value, ...Object.values(grads)]);
-  return flat;
-}
-
-function applyFlat(r: Replica, flat: Float32Array): void {
-  const decay = CNN_RECIPE.optimizer.weightDecay ?? 0;
-  tf.tidy(() => {
-    const grads: Record<string, tf.Tensor> = {};
-    let offset = 0;
-    for (const v of r.vars) {
-      grads[v.name] = tf.tensor(flat.subarray(offset, offset + v.size), v.shape);
-      offset += v.size;
-    }
-    r.optimizer.applyGradients(grads);
-    for (const v of r.vars) if (v.rank >= 2 && decay > 0) v.assign(tf.mul(v, 1 - CNN_RECIPE.baseLr * decay));
-  });
-}
-
-type ToWorker = { type: 'step' } | { type: 'apply'; grads: Float32Array } | { type: 'stop' };
-
-/** The worker thread's side: one replica, gradients on request, the averaged update when told. */
-async function workerMain(): Promise<void> {
-  const { config, batch } = workerData as { config: CnnConfig; batch: number };
-  await initTf();
-  const r = replica(config, batch, 11);
-  const port = parentPort!;
-  port.on('message', (m: ToWorker) => {
-    if (m.type === 'step') {
-      const g = flatGradients(r);
-      port.postMessage(g, [g.buffer]);
-    } else if (m.type === 'apply') {
-      applyFlat(r, m.grads);
-    } else {
-      r.optimizer.dispose();
-      r.model.dispose();
-      port.close();
-    }
-  });
-  port.postMessage('ready');
-}
-
-if (!isMainThread && (workerData as { bench?: string } | null)?.bench === 'cnn_train_step') void workerMain();
-
-/** Median ms of a batch-`batch` step split over this thread and one worker thread. */
+/** Median ms of a batch-`batch` step split over this thread and one worker thread (src/train/parallel.ts). */
 async function timeDataParallelStep(config: CnnConfig, batch: number): Promise<number> {
-  // The worker needs the TypeScript loader too: register tsx, then load this file.
-  const worker = new Worker(`require('tsx/cjs/api').register(); require(${JSON.stringify(__filename)});`, {
-    eval: true, workerData: { bench: 'cnn_train_step', config, batch: batch / 2 },
-  });
-  const inbox: unknown[] = [];
-  const waiting: Array<(m: unknown) => void> = [];
-  worker.on('message', (m) => (waiting.length ? waiting.shift()!(m) : inbox.push(m)));
-  const failed = new Promise<never>((_, reject) => worker.once('error', reject));
-  const next = () => Promise.race([failed, new Promise<unknown>((resolve) => (inbox.length ? resolve(inbox.shift()) : waiting.push(resolve)))]);
-  const r = replica(config, batch / 2, 21);
+  const model = buildCnn(config);
+  const settings = { optimizer: CNN_RECIPE.optimizer, labelSmoothing: CNN_RECIPE.labelSmoothing };
+  const trainer = createTrainStep(model, settings);
+  const pool = await DataParallelStep.start(model, trainer, settings, 2, { threads: 1 });
+  const x = tf.randomUniform([batch, config.inputSize, config.inputSize, 3], 0, 1, 'float32', 1);
+  const y = tf.randomUniform([batch], 0, NUM_CLASSES, 'int32', 2);
   const times: number[] = [];
   try {
-    await next(); // ready
+    if (pool.threads !== 1) throw new Error('the worker thread did not start');
     for (let i = 0; i < WARMUP + STEPS; i++) {
       const t0 = performance.now();
-      worker.postMessage({ type: 'step' } as ToWorker);
-      const own = flatGradients(r);
-      const theirs = (await next()) as Float32Array;
-      for (let k = 0; k < own.length; k++) own[k] = 0.5 * (own[k] + theirs[k]);
-      const copy = own.slice();
-      worker.postMessage({ type: 'apply', grads: copy } as ToWorker, [copy.buffer]);
-      applyFlat(r, own);
+      await pool.step({ x, y }, CNN_RECIPE.baseLr);
       if (i >= WARMUP) times.push(performance.now() - t0);
     }
   } finally {
-    worker.postMessage({ type: 'stop' } as ToWorker);
-    await worker.terminate();
-    r.optimizer.dispose();
-    r.model.dispose();
-    tf.dispose([r.x, r.y]);
+    await pool.close();
+    tf.dispose([x, y]);
+    trainer.optimizer.dispose();
+    model.dispose();
   }
   return median(times);
 }

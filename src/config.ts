@@ -25,7 +25,7 @@ const PROFILES: Record<ProfileName, Profile> = {
     name: 'full',
     maxProductsPerCategory: null,
     imageSizes: [64, 224],
-    epochs: { pixelLogreg: 60, cnn: 8, head: 60, text: 30, fusion: 40 },
+    epochs: { pixelLogreg: 60, cnn: 10, head: 60, text: 30, fusion: 40 },
     batchSize: 64,
     seed: 42,
   },

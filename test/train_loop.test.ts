@@ -13,7 +13,8 @@ import * as path from 'path';
 import { initTf, tf } from '../src/tf/runtime';
 import { Rng } from '../src/rng';
 import { buildCnn, cnnLayerSpec, cnnMacsPerImage, CnnConfig, modelSummaryRows } from '../src/models/cnn';
-import { Batch, checkpointHash, readTrainingRecord, trainModel, TrainOptions } from '../src/train/loop';
+import { Batch, checkpointHash, createTrainStep, readTrainingRecord, trainModel, TrainOptions } from '../src/train/loop';
+import { DataParallelStep } from '../src/train/parallel';
 import { fileHandler, loadModel, loadWeightsInto, registerFileRouter, saveModel } from '../src/train/model_io';
 import { confidentMistakes, evaluateModel, evaluateProbs, evaluationMetrics, predictBatches, productLevel } from '../src/train/predict';
 
@@ -217,6 +218,56 @@ describe('trainModel', () => {
     bad.x[0] = NaN;
     // (A dense model: wasm's MaxPool turns NaN into -Infinity, which hides it from the loss.)
     await assert.rejects(trainModel(options({ stage: 'test_nan', model: denseModel(), trainBatches: () => batchesOf(bad, 16) })), /diverged/);
+  });
+});
+
+describe('data-parallel steps', () => {
+  const noDropout = { ...cnnConfig, dropout: 0 };
+  const stepSettings = { optimizer: { kind: 'adam' as const, weightDecay: 1e-3 }, labelSmoothing: 0.1 };
+  const weightsOf = (vars: tf.Variable[]) => vars.map((v) => Float32Array.from(v.dataSync() as Float32Array));
+
+  test('a worker thread and this thread stay identical, and match the same parts computed on one thread', async () => {
+    const runSteps = async (threads: number) => {
+      const model = buildCnn(noDropout);
+      const trainer = createTrainStep(model, stepSettings);
+      const pool = await DataParallelStep.start(model, trainer, stepSettings, 2, { threads });
+      assert.equal(pool.threads, threads);
+      const losses: number[] = [];
+      const tensorsAfterEpoch: number[] = [];
+      try {
+        for (const epoch of [1, 2, 3]) {
+          if (epoch > 1) await pool.sync();
+          for (const batch of batchesOf(train, 15, epoch)) { // 15: parts of 8 and 7 (weighted mean)
+            losses.push((await pool.step(batch, 0.01)).loss);
+            tf.dispose([batch.x as tf.Tensor, batch.y]);
+          }
+          tensorsAfterEpoch.push(tf.memory().numTensors);
+        }
+        assert.equal(new Set(tensorsAfterEpoch).size, 1, `no tensors leak from data-parallel steps: ${tensorsAfterEpoch}`);
+        return { losses, main: weightsOf(trainer.vars), workers: await pool.workerWeights() };
+      } finally {
+        await pool.close(); // a live worker thread would keep the test process from exiting
+        trainer.optimizer.dispose();
+        model.dispose();
+      }
+    };
+    const parallel = await runSteps(1);
+    const sequential = await runSteps(0);
+    assert.equal(parallel.workers.length, 1);
+    for (let i = 0; i < parallel.main.length; i++) {
+      assert.ok(maxAbsDiff(parallel.main[i], parallel.workers[0][i]) < 1e-6, `weight ${i}: worker copy drifted`);
+      assert.ok(maxAbsDiff(parallel.main[i], sequential.main[i]) < 1e-4, `weight ${i}: threads change the result`);
+    }
+    assert.ok(parallel.losses[parallel.losses.length - 1] < parallel.losses[0], 'the loss falls');
+  });
+
+  test('trainModel with replicas: 2 trains, and keys the checkpoint on it', async () => {
+    const opts = options({ stage: 'test_parallel', replicas: 2, epochs: 3 });
+    const result = await trainModel(opts);
+    assert.equal(result.history.length, 3);
+    assert.ok(result.history[2].loss < result.history[0].loss);
+    const single = options({ stage: 'test_parallel', epochs: 3 });
+    assert.notEqual(checkpointHash(single.config, single, single.model), result.hash);
   });
 });
 

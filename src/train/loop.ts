@@ -32,6 +32,7 @@ import { epochLine, formatSeconds, type EpochLogs } from '../plot/training_curve
 import { currentRuntime, tf } from '../tf/runtime';
 import { loadTensors, loadWeightsInto, modelFiles, tensorFiles, writeFilesAtomic, writeFolderAtomic } from './model_io';
 import { describeSchedule, learningRateAt, type ScheduleSpec } from './schedule';
+import { DataParallelStep } from './parallel';
 
 /** One batch: inputs (one tensor, or one per model input) and labels (int32 [B] or one-hot [B, C]). */
 export interface Batch {
@@ -57,6 +58,13 @@ export interface TrainSettings {
   labelSmoothing?: number;
   /** What the model outputs (default 'logits'). */
   output?: 'logits' | 'probs';
+  /**
+   * Data parallelism (default 1): each batch is cut into this many parts whose gradients are
+   * averaged, computed by this thread and `replicas − 1` worker threads (parallel.ts) on the
+   * wasm backend. Batch-norm sees each part's statistics, so this changes the result slightly
+   * and is part of the checkpoint key.
+   */
+  replicas?: number;
 }
 
 export interface TrainOptions extends TrainSettings {
@@ -78,6 +86,8 @@ export interface TrainOptions extends TrainSettings {
   onEpochEnd?: (epoch: number, logs: EpochLogs) => void;
   /** No progress lines (tests). */
   quiet?: boolean;
+  /** Worker threads for `replicas` (default replicas − 1; 0 computes every part on this thread). */
+  threads?: number;
 }
 
 export interface EpochRecord {
@@ -179,6 +189,7 @@ function settingsOf(o: TrainSettings): TrainSettings {
     schedule: o.schedule,
     labelSmoothing: o.labelSmoothing,
     output: o.output,
+    replicas: o.replicas !== undefined && o.replicas > 1 ? o.replicas : undefined,
   };
 }
 
@@ -269,8 +280,14 @@ export function evaluateBatches(model: tf.LayersModel, batches: Iterable<Batch>,
 
 export interface TrainStep {
   optimizer: tf.Optimizer;
+  /** The trainable variables, in the order gradients are flattened. */
+  vars: tf.Variable[];
   /** One optimisation step on a batch at learning rate `lr`: the batch's mean loss and correct count. Disposes nothing of the batch. */
   step(batch: Batch, lr: number): { loss: number; correct: number };
+  /** Gradients of the mean loss on a batch (the caller disposes them), without updating anything but batch-norm statistics. */
+  gradients(batch: Batch): { grads: tf.NamedTensorMap; loss: number; correct: number };
+  /** Optimiser update with the given gradients at rate `lr`, then decoupled weight decay. Disposes nothing. */
+  apply(grads: tf.NamedTensorMap, lr: number): void;
 }
 
 /**
@@ -288,25 +305,39 @@ export function createTrainStep(
   const decayed = vars.filter((v) => v.rank >= 2);
   const weightDecay = settings.optimizer.weightDecay ?? 0;
   const optimizer = makeOptimizer(settings.optimizer, 1e-3);
+
+  const gradients = (batch: Batch) => {
+    const kept: { hits?: tf.Tensor } = {};
+    const { value, grads } = tf.variableGrads(() => {
+      const out = model.apply(batch.x, { training: true }) as tf.Tensor;
+      kept.hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(out, -1), labelsOf(batch.y)), 'int32')));
+      return crossEntropy(out, batch.y, from, smoothing);
+    }, vars);
+    const loss = value.dataSync()[0];
+    const correct = kept.hits ? kept.hits.dataSync()[0] : 0;
+    tf.dispose([value, ...(kept.hits ? [kept.hits] : [])]);
+    return { grads, loss, correct };
+  };
+
+  const apply = (grads: tf.NamedTensorMap, lr: number) => {
+    setLearningRate(optimizer, lr);
+    optimizer.applyGradients(grads);
+    if (weightDecay > 0) {
+      tf.tidy(() => {
+        for (const v of decayed) v.assign(tf.mul(v, 1 - lr * weightDecay));
+      });
+    }
+  };
+
   return {
     optimizer,
+    vars,
+    gradients,
+    apply,
     step(batch: Batch, lr: number) {
-      setLearningRate(optimizer, lr);
-      const kept: { hits?: tf.Tensor } = {};
-      const { value, grads } = tf.variableGrads(() => {
-        const out = model.apply(batch.x, { training: true }) as tf.Tensor;
-        kept.hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(out, -1), labelsOf(batch.y)), 'int32')));
-        return crossEntropy(out, batch.y, from, smoothing);
-      }, vars);
-      optimizer.applyGradients(grads);
-      if (weightDecay > 0) {
-        tf.tidy(() => {
-          for (const v of decayed) v.assign(tf.mul(v, 1 - lr * weightDecay));
-        });
-      }
-      const loss = value.dataSync()[0];
-      const correct = kept.hits ? kept.hits.dataSync()[0] : 0;
-      tf.dispose([value, ...(kept.hits ? [kept.hits] : []), ...Object.values(grads)]);
+      const { grads, loss, correct } = gradients(batch);
+      apply(grads, lr);
+      tf.dispose(Object.values(grads));
       return { loss, correct };
     },
   };
@@ -386,9 +417,17 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
   let stepsPerEpoch = options.stepsPerEpoch;
   const { sinks } = progressSinks(options.quiet ?? false);
   let stoppedEarly = false;
+  let parallel: DataParallelStep | null = null;
   try {
+    if ((settings.replicas ?? 1) > 1) {
+      // Worker threads only pay off on the single-threaded wasm backend.
+      const threads = tf.getBackend() === 'wasm' ? options.threads : 0;
+      parallel = await DataParallelStep.start(model, trainer, settings, settings.replicas as number, { threads });
+      say(`[${stage}] data-parallel: ${settings.replicas} parts per batch on ${parallel.threads + 1} thread${parallel.threads ? 's' : ''}`);
+    }
     for (let epoch = state.history.length + 1; epoch <= settings.epochs; epoch++) {
       const t0 = Date.now();
+      if (parallel && epoch > state.history.length + 1) await parallel.sync();
       const doneSeconds = state.history.reduce((s, r) => s + r.seconds, 0);
       const meanEpoch = state.history.length ? doneSeconds / state.history.length : NaN;
       const left = Number.isFinite(meanEpoch) ? `, run ETA ${formatSeconds(meanEpoch * (settings.epochs - epoch + 1))}` : '';
@@ -402,7 +441,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
         try {
           const position = epoch - 1 + (stepsPerEpoch ? Math.min(step / stepsPerEpoch, 1) : 0);
           lr = learningRateAt(settings.schedule, position, settings.epochs);
-          const { loss, correct: c } = trainer.step(batch, lr);
+          const { loss, correct: c } = parallel ? await parallel.step(batch, lr) : trainer.step(batch, lr);
           if (!Number.isFinite(loss)) {
             throw new Error(`[${stage}] training loss is ${loss} at epoch ${epoch}, step ${step + 1}: the run diverged ` +
               '(lower the learning rate; on wasm compare with TF_BACKEND=cpu on a few steps, cf. tfjs#4326)');
@@ -445,6 +484,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       if (epoch < settings.epochs) await saveLast();
     }
   } finally {
+    await parallel?.close();
     optimizer.dispose();
   }
 
