@@ -12,6 +12,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { PATHS, PROFILE } from '../src/config';
 import { readMetrics, recordMetrics } from '../src/metrics_store';
+import { writeReport } from '../src/eval/report';
 
 /** What each notebook reads from earlier ones (its caches under data/clean and outputs/). */
 const DEPENDS_ON: Record<string, string[]> = {
@@ -70,6 +71,7 @@ function main(): number {
     STATIC_PLOTS: '1', // headless notebooks are untrusted: show a PNG under each interactive plot
   };
   const wall: Record<string, number> = {};
+  const pipelineStarted = Date.now();
   let passed = 0;
   let failed = 0;
   for (const id of order) {
@@ -103,7 +105,18 @@ function main(): number {
     profile: PROFILE.name,
     date: new Date().toISOString(),
     wall_seconds: { ...(previous.wall_seconds ?? {}), ...wall },
+    ...(failed === 0 && order.length > 0
+      ? { last_pipeline: { notebooks: order, seconds: Math.round((Date.now() - pipelineStarted) / 100) / 10, date: new Date().toISOString() } }
+      : {}),
   });
+  if (failed === 0 && order.length > 0) {
+    // Rewrite the report so its wall-time table covers every notebook that just ran (06 wrote it before 07 and before this run ended).
+    try {
+      console.log(`report: ${path.relative(PATHS.root, writeReport())}`);
+    } catch (err) {
+      console.log(`report not written: ${(err as Error).message}`);
+    }
+  }
   console.log('\nwall time per notebook: ' + Object.entries(wall).map(([k, v]) => `${k} ${fmtSeconds(v)}`).join(', '));
   console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
   return failed === 0 ? 0 : 1;
