@@ -129,14 +129,18 @@ export class OnnxBackbone {
   private nextId = 0;
 
   private constructor(
-    readonly model: OnnxModelFile,
+    readonly model: Omit<OnnxModelFile, 'key' | 'converted'> & Partial<OnnxModelFile>,
     readonly workers: number,
     readonly threads: number,
   ) {}
 
   /** Converts (or reuses) the .onnx and starts the sessions. */
   static async create(options: OnnxBackboneOptions = {}): Promise<OnnxBackbone> {
-    const model = ensureOnnxModel(options, options.modelDir);
+    return OnnxBackbone.fromModelFile(ensureOnnxModel(options, options.modelDir), options);
+  }
+
+  /** Starts the sessions on an .onnx that exists already (e.g. one named by the search service's bundle). */
+  static async fromModelFile(model: Omit<OnnxModelFile, 'key' | 'converted'> & Partial<OnnxModelFile>, options: Pick<OnnxBackboneOptions, 'workers' | 'intraOpNumThreads'> = {}): Promise<OnnxBackbone> {
     const cpus = Math.max(1, os.cpus().length);
     const workers = options.workers ?? cpus;
     const threads = workers > 0 ? 1 : options.intraOpNumThreads ?? cpus;

@@ -1,0 +1,174 @@
+/**
+ * Retrieval evaluation: rank a gallery for every query with an index, then score the ranked
+ * lists with the retrieval metrics of src/eval/metrics.ts.
+ *
+ * - `rankQueries`: top-`depth` gallery rows per query (optionally leaving out rows, e.g. the
+ *   query photo itself when queries are part of the gallery), with per-query search latency.
+ * - `dedupeByGroup`: photo results → listing results (a product's best-scoring photo stands for it).
+ * - `categoryRetrieval`: same-category precision@k and mean reciprocal rank.
+ * - `sameItemRetrieval`: recall@k and hit rate@k of *another photo of the same product*.
+ * - `overlapAtK`: approximate vs exact (the share of the exact top k the index also returns).
+ * - `chancePrecision`: what precision@k a random ranking would get (the base rate).
+ */
+import { hitRateAtK, meanReciprocalRank, precisionAtK, recallAtK, RetrievalLabel } from '../eval/metrics';
+import { EmbeddingSet, rowOf } from './embedding_set';
+import { Neighbours, VectorIndex } from './vector_index';
+
+export interface RankedLists {
+  /** Per query: gallery rows, best first. */
+  rows: number[][];
+  scores: number[][];
+  /** Per query: milliseconds spent in index.search. */
+  latencyMs: number[];
+}
+
+export interface RankOptions {
+  /** Gallery rows to leave out of query q's list (e.g. the query's own row). */
+  exclude?: (query: number, row: number) => boolean;
+  /** Extra neighbours fetched to make up for excluded ones (default: 8 when `exclude` is set). */
+  slack?: number;
+}
+
+/** Top-`depth` gallery rows of every query row of `queries`. */
+export function rankQueries(index: VectorIndex, queries: EmbeddingSet, depth: number, options: RankOptions = {}): RankedLists {
+  if (queries.dim !== index.dim) throw new Error(`queries are ${queries.dim}-d, the index ${index.dim}-d`);
+  const slack = options.exclude ? options.slack ?? 8 : 0;
+  const out: RankedLists = { rows: [], scores: [], latencyMs: [] };
+  for (let q = 0; q < queries.ids.length; q++) {
+    const t0 = performance.now();
+    const found: Neighbours = index.search(rowOf(queries, q), Math.min(index.size, depth + slack));
+    out.latencyMs.push(performance.now() - t0);
+    const rows: number[] = [];
+    const scores: number[] = [];
+    for (let i = 0; i < found.rows.length && rows.length < depth; i++) {
+      if (options.exclude?.(q, found.rows[i])) continue;
+      rows.push(found.rows[i]);
+      scores.push(found.scores[i]);
+    }
+    out.rows.push(rows);
+    out.scores.push(scores);
+  }
+  return out;
+}
+
+/**
+ * Keeps the first (best) row of each group and stops at k groups: e.g. photo hits → product hits.
+ * Returns the kept rows and their groups.
+ */
+export function dedupeByGroup(rows: readonly number[], scores: readonly number[], groupOf: (row: number) => string, k: number): { rows: number[]; scores: number[]; groups: string[] } {
+  const seen = new Set<string>();
+  const out = { rows: [] as number[], scores: [] as number[], groups: [] as string[] };
+  for (let i = 0; i < rows.length && out.rows.length < k; i++) {
+    const g = groupOf(rows[i]);
+    if (seen.has(g)) continue;
+    seen.add(g);
+    out.rows.push(rows[i]);
+    out.scores.push(scores[i]);
+    out.groups.push(g);
+  }
+  return out;
+}
+
+/** Ranked lists of labels: labelOf(row) for each row of each list. */
+export function labelLists(lists: readonly number[][], labelOf: (row: number) => RetrievalLabel): RetrievalLabel[][] {
+  return lists.map((l) => l.map(labelOf));
+}
+
+export interface CategoryRetrieval {
+  queries: number;
+  precision_at_1: number;
+  precision_at_5: number;
+  precision_at_10: number;
+  /** Over the ranked list's depth (a query with no relevant item in it contributes 0). */
+  mrr: number;
+  hit_rate_at_5: number;
+}
+
+/** Same-category retrieval: a neighbour is relevant when it has the query's category. */
+export function categoryRetrieval(queryLabels: readonly RetrievalLabel[], neighbourLabels: readonly RetrievalLabel[][]): CategoryRetrieval {
+  return {
+    queries: queryLabels.length,
+    precision_at_1: precisionAtK(queryLabels, neighbourLabels, 1),
+    precision_at_5: precisionAtK(queryLabels, neighbourLabels, 5),
+    precision_at_10: precisionAtK(queryLabels, neighbourLabels, 10),
+    mrr: meanReciprocalRank(queryLabels, neighbourLabels),
+    hit_rate_at_5: hitRateAtK(queryLabels, neighbourLabels, 5),
+  };
+}
+
+export interface SameItemRetrieval {
+  /** Queries with at least one other photo of their product in the gallery (the others are skipped). */
+  queries: number;
+  recall_at_1: number;
+  recall_at_5: number;
+  recall_at_10: number;
+  hit_rate_at_1: number;
+  hit_rate_at_5: number;
+  hit_rate_at_10: number;
+  mrr: number;
+}
+
+/**
+ * Photo → photo retrieval of the same product: `queryProducts[q]` is the query photo's product,
+ * `neighbourProducts[q]` the products of its ranked photos (the query photo itself excluded),
+ * `relevantTotals[q]` how many other photos of that product the gallery holds.
+ */
+export function sameItemRetrieval(queryProducts: readonly string[], neighbourProducts: readonly string[][], relevantTotals: readonly number[]): SameItemRetrieval {
+  const keep = queryProducts.map((_, q) => q).filter((q) => relevantTotals[q] > 0);
+  if (keep.length === 0) throw new Error('sameItemRetrieval: no query has another photo of its product in the gallery');
+  const labels = keep.map((q) => queryProducts[q]);
+  const lists = keep.map((q) => neighbourProducts[q]);
+  const totals = keep.map((q) => relevantTotals[q]);
+  return {
+    queries: keep.length,
+    recall_at_1: recallAtK(labels, lists, 1, totals),
+    recall_at_5: recallAtK(labels, lists, 5, totals),
+    recall_at_10: recallAtK(labels, lists, 10, totals),
+    hit_rate_at_1: hitRateAtK(labels, lists, 1),
+    hit_rate_at_5: hitRateAtK(labels, lists, 5),
+    hit_rate_at_10: hitRateAtK(labels, lists, 10),
+    mrr: meanReciprocalRank(labels, lists),
+  };
+}
+
+/** Mean over queries of |approx top k ∩ exact top k| / min(k, |exact top k|): "recall@k of the index". */
+export function overlapAtK(approx: readonly number[][], exact: readonly number[][], k: number): number {
+  if (approx.length !== exact.length) throw new Error(`overlapAtK: ${approx.length} vs ${exact.length} queries`);
+  if (approx.length === 0) throw new Error('overlapAtK: no queries');
+  let total = 0;
+  for (let q = 0; q < exact.length; q++) {
+    const truth = new Set(exact[q].slice(0, k));
+    if (truth.size === 0) throw new Error(`overlapAtK: query ${q} has an empty exact list`);
+    let hits = 0;
+    for (const r of approx[q].slice(0, k)) if (truth.has(r)) hits++;
+    total += hits / truth.size;
+  }
+  return total / exact.length;
+}
+
+/**
+ * Expected precision@k of a random ranking: for each query, the share of the gallery with its
+ * label (sampling without replacement keeps the expectation), averaged over queries.
+ */
+export function chancePrecision(queryLabels: readonly RetrievalLabel[], galleryLabels: readonly RetrievalLabel[]): number {
+  if (queryLabels.length === 0 || galleryLabels.length === 0) throw new Error('chancePrecision: empty queries or gallery');
+  const counts = new Map<RetrievalLabel, number>();
+  for (const l of galleryLabels) counts.set(l, (counts.get(l) ?? 0) + 1);
+  let total = 0;
+  for (const l of queryLabels) total += (counts.get(l) ?? 0) / galleryLabels.length;
+  return total / queryLabels.length;
+}
+
+/** Linear-interpolated percentile (numpy's default) of a list of numbers; p in [0, 100]. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) throw new Error('percentile of no values');
+  const s = values.slice().sort((a, b) => a - b);
+  const pos = (p / 100) * (s.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return s[lo] + (s[hi] - s[lo]) * (pos - lo);
+}
+
+export function latencySummary(ms: readonly number[]): { mean_ms: number; p50_ms: number; p95_ms: number } {
+  return { mean_ms: ms.reduce((a, b) => a + b, 0) / ms.length, p50_ms: percentile(ms, 50), p95_ms: percentile(ms, 95) };
+}

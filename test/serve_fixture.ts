@@ -1,0 +1,144 @@
+/**
+ * A tiny but real serving bundle for the service's tests: a 2-layer conv "backbone" exported to
+ * ONNX with the project's converter, an MLP head, a text CNN and a vocabulary, six listings with
+ * synthetic photos, and usearch indexes over the embeddings the service itself computes for those
+ * listings — the same format notebook 07 writes, in a temporary folder, with no pipeline output.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import sharp from 'sharp';
+import { tf } from '../src/tf/runtime';
+import { exportLayersModelToOnnx } from '../src/backbone/onnx_export';
+import type { ResnetArtifacts, ResnetModelJson } from '../src/backbone/resnet_tfjs';
+import { buildHead, EMBEDDING_LAYER } from '../src/models/head';
+import { buildTextCnn, TEXT_EMBEDDING_LAYER } from '../src/models/text_cnn';
+import { saveModel } from '../src/train/model_io';
+import { tokenizeFields, Vocabulary } from '../src/text/tokenizer';
+import { embeddingSet, concatVectors } from '../src/search/embedding_set';
+import { writeServingBundle, BundleInputs } from '../src/serve/build_bundle';
+import type { ServingListing } from '../src/serve/bundle';
+import { SearchService } from '../src/serve/service';
+
+export const CLASSES = ['Appliances', 'Baby & Kids Stuff', 'Computers & Software'];
+export const SIZE = 32;
+
+export interface TinyListing extends ServingListing {
+  description: string;
+  /** JPEG bytes of each photo. */
+  photoBytes: Buffer[];
+}
+
+/** A photo: a colour field with a bright square whose position and colour depend on `seed`. */
+export async function syntheticPhoto(seed: number, width = 80, height = 60): Promise<Buffer> {
+  const rgb = Buffer.alloc(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const inSquare = Math.abs(x - ((seed * 17) % width)) < 12 && Math.abs(y - ((seed * 11) % height)) < 12;
+      const o = (y * width + x) * 3;
+      rgb[o] = inSquare ? 250 : (seed * 53) % 256;
+      rgb[o + 1] = inSquare ? (seed * 29) % 256 : (x * 3 + seed * 7) % 256;
+      rgb[o + 2] = inSquare ? 10 : (y * 4 + seed * 13) % 256;
+    }
+  }
+  return sharp(rgb, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+}
+
+const TEXTS: Array<[string, string, number]> = [
+  ['Fridge freezer for sale', 'Large fridge freezer in good working order, collection only', 0],
+  ['Washing machine', 'Washing machine 7kg, works well, some marks', 0],
+  ['Baby pram and pushchair', 'Pram with rain cover, suitable from birth', 1],
+  ['Kids bike 16 inch', 'Childrens bike with stabilisers, good condition', 1],
+  ['Gaming laptop', 'Laptop with 16GB ram and SSD, charger included', 2],
+  ['Computer monitor 24 inch', 'HD monitor for computer, HDMI cable included', 2],
+];
+
+async function artifactsOf(model: tf.LayersModel): Promise<ResnetArtifacts> {
+  let saved: tf.io.ModelArtifacts | null = null;
+  await model.save({
+    save: async (a: tf.io.ModelArtifacts) => {
+      saved = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    },
+  });
+  const a = saved as unknown as tf.io.ModelArtifacts;
+  const json = { modelTopology: { model_config: a.modelTopology }, weightsManifest: [{ paths: [], weights: a.weightSpecs }] } as unknown as ResnetModelJson;
+  return { json, weightSpecs: a.weightSpecs as tf.io.WeightsManifestEntry[], weightData: a.weightData as ArrayBuffer, hash: 'tiny' };
+}
+
+/** Builds the bundle in `dir` (models under `dir`/src) and returns its listings. */
+export async function buildTinyBundle(dir: string): Promise<{ listings: TinyListing[]; dir: string }> {
+  const src = path.join(dir, 'src');
+  fs.mkdirSync(src, { recursive: true });
+
+  // Backbone: conv → relu → conv → global average pool named avg_pool (8 features, signed, so the head's ReLU units differ between photos).
+  const input = tf.input({ shape: [SIZE, SIZE, 3], name: 'input_1' });
+  let x = tf.layers.conv2d({ filters: 8, kernelSize: 4, strides: 4, name: 'conv1', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }).apply(input) as tf.SymbolicTensor;
+  x = tf.layers.activation({ activation: 'relu', name: 'relu1' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', name: 'conv2', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }).apply(x) as tf.SymbolicTensor;
+  const gap = tf.layers.globalAveragePooling2d({ name: 'avg_pool' }).apply(x) as tf.SymbolicTensor;
+  const backbone = tf.model({ inputs: input, outputs: gap });
+  const exported = exportLayersModelToOnnx(await artifactsOf(backbone), { outputs: ['avg_pool'] });
+  backbone.dispose();
+  const onnxFile = path.join(src, 'tiny_backbone.onnx');
+  fs.writeFileSync(onnxFile, exported.bytes);
+
+  const head = buildHead({ inputDim: 8, numClasses: CLASSES.length, hidden: [16], dropout: 0, seed: 3 });
+  await saveModel(head, path.join(src, 'head'));
+  head.dispose();
+
+  const listings: TinyListing[] = [];
+  for (let i = 0; i < TEXTS.length; i++) {
+    const [title, description, label] = TEXTS[i];
+    const photoBytes = await Promise.all((i % 2 === 0 ? [2 * i + 1, 2 * i + 2] : [2 * i + 1]).map((s) => syntheticPhoto(s * 7)));
+    listings.push({ id: `listing-${i}`, title, description, price: 10 * (i + 1), category: CLASSES[label], photos: photoBytes.map((_, j) => `photo-${i}-${j}`), photoBytes });
+  }
+  const vocab = Vocabulary.fit(listings.map((l) => { const t = tokenizeFields(l); return [...t.title, ...t.description]; }), { minCount: 1 });
+  const text = buildTextCnn({ vocabSize: vocab.size, sequenceLength: 12, numClasses: CLASSES.length, embeddingDim: 8, kernelSizes: [2], filters: 4,
+    hiddenUnits: 16, dropout: 0, embeddingDropout: 0, seed: 4 });
+  await saveModel(text, path.join(src, 'text'));
+  text.dispose();
+
+  const inputs = (vectors?: { image: Float32Array; text: Float32Array; fused: Float32Array }): BundleInputs => {
+    const photoIds = listings.flatMap((l) => l.photos);
+    return {
+      dir, profile: 'test', classes: CLASSES, listings: listings.map(({ photoBytes: _p, description: _d, ...l }) => l),
+      image: { onnxFile, inputName: exported.inputName, output: 'avg_pool', featureDim: 8, size: SIZE, preprocessing: 'caffe', flipTta: true,
+        headDir: path.join(src, 'head'), embeddingLayer: EMBEDDING_LAYER, embeddingDim: 16, model: 'tiny test backbone + MLP head' },
+      text: { modelDir: path.join(src, 'text'), vocabulary: vocab, sequenceLength: 12, embeddingLayer: TEXT_EMBEDDING_LAYER, embeddingDim: 16, description: 'tiny test text CNN' },
+      fusion: { imageWeight: 0.5, textWeight: 0.5 },
+      indexes: {
+        image: { set: embeddingSet(photoIds, 16, vectors?.image ?? Float32Array.from({ length: photoIds.length * 16 }, (_, i) => (i % 5) + 1)),
+          listingIds: listings.flatMap((l) => l.photos.map(() => l.id)), unit: 'photo', embedding: 'image head embedding per photo' },
+        text: { set: embeddingSet(listings.map((l) => l.id), 16, vectors?.text ?? Float32Array.from({ length: listings.length * 16 }, (_, i) => (i % 7) + 1)),
+          listingIds: listings.map((l) => l.id), unit: 'listing', embedding: 'text CNN embedding' },
+        fused: { set: embeddingSet(listings.map((l) => l.id), 32, vectors?.fused ?? Float32Array.from({ length: listings.length * 32 }, (_, i) => (i % 3) + 1)),
+          listingIds: listings.map((l) => l.id), unit: 'listing', embedding: 'concat of image (mean of photos) and text embeddings' },
+      },
+    };
+  };
+
+  // First pass with placeholder vectors, to compute every listing's embeddings with the service itself.
+  writeServingBundle(inputs());
+  const service = await SearchService.load(dir, { workers: 1 });
+  const image: number[] = [];
+  const textVectors: number[] = [];
+  const fused: number[] = [];
+  try {
+    for (const l of listings) {
+      const photoEmbeddings: Float32Array[] = [];
+      for (const bytes of l.photoBytes) {
+        const q = await service.encode({ image: bytes });
+        photoEmbeddings.push(q.image!.embedding);
+        image.push(...q.image!.embedding);
+      }
+      const t = await service.encode({ title: l.title, description: l.description });
+      textVectors.push(...t.text!.embedding);
+      const mean = photoEmbeddings[0].map((_, j) => photoEmbeddings.reduce((s, e) => s + e[j], 0) / photoEmbeddings.length);
+      fused.push(...concatVectors([{ vector: mean, weight: 0.5 }, { vector: t.text!.embedding, weight: 0.5 }]));
+    }
+  } finally {
+    await service.close();
+  }
+  writeServingBundle(inputs({ image: Float32Array.from(image), text: Float32Array.from(textVectors), fused: Float32Array.from(fused) }));
+  return { listings, dir };
+}
