@@ -68,6 +68,7 @@ function main(): number {
     JUPYTER_PATH: path.join(PATHS.root, '.jupyter', 'share', 'jupyter'),
     PYDEVD_DISABLE_FILE_VALIDATION: '1',
     PIPELINE_LOG: '1', // progress bars also write throttled lines to this log
+    TSLAB_FREEZE_SOURCES: '1', // src/ edited during a run must not fail a cell (scripts/tslab-frozen-sources.cjs)
     STATIC_PLOTS: '1', // headless notebooks are untrusted: show a PNG under each interactive plot
   };
   const wall: Record<string, number> = {};
