@@ -8,6 +8,7 @@ import * as path from 'path';
 import { EmbeddingSet } from '../search/embedding_set';
 import { UsearchIndex, UsearchOptions } from '../search/usearch_index';
 import { Vocabulary } from '../text/tokenizer';
+import type { FusionManifest } from '../models/fusion';
 import { copyModelFolder, IndexEntry, IndexName, IndexRows, ServingListing, ServingManifest, SERVING_FORMAT, writeJson, writeManifest } from './bundle';
 
 export interface IndexInput {
@@ -27,7 +28,8 @@ export interface BundleInputs {
   listings: ServingListing[];
   image: Omit<ServingManifest['image'], 'head' | 'onnx'> & { onnxFile: string; headDir: string };
   text: Omit<ServingManifest['text'], 'model' | 'vocabulary'> & { modelDir: string; vocabulary: Vocabulary };
-  fusion: { imageWeight: number; textWeight: number };
+  /** Concatenation weights, or notebook 05's fusion model (checkpoint folder + its manifest). */
+  fusion: { kind: 'concat'; imageWeight: number; textWeight: number } | { kind: 'model'; modelDir: string; manifest: FusionManifest };
   indexes: Record<IndexName, IndexInput>;
 }
 
@@ -55,7 +57,11 @@ export function writeServingBundle(inputs: BundleInputs): { manifest: ServingMan
     writeJson(dir, rowsFile, rows);
     indexes[name] = { file, rows: rowsFile, dim: input.set.dim, count: input.set.ids.length, unit: input.unit, options: input.options ?? {}, embedding: input.embedding };
   }
-  const total = inputs.fusion.imageWeight + inputs.fusion.textWeight;
+  const f = inputs.fusion;
+  const fusion: ServingManifest['fusion'] = f.kind === 'concat'
+    ? { kind: 'concat', imageWeight: f.imageWeight / (f.imageWeight + f.textWeight), textWeight: f.textWeight / (f.imageWeight + f.textWeight), dim: inputs.indexes.fused.set.dim }
+    : { kind: 'model', model: copyModelFolder(f.modelDir, dir, 'fusion_model'), manifest: 'fusion_manifest.json', dim: inputs.indexes.fused.set.dim };
+  if (f.kind === 'model') writeJson(dir, 'fusion_manifest.json', f.manifest);
   const { onnxFile, headDir: _h, ...image } = inputs.image;
   const { modelDir: _m, vocabulary: _v, ...text } = inputs.text;
   const manifest: ServingManifest = {
@@ -63,8 +69,8 @@ export function writeServingBundle(inputs: BundleInputs): { manifest: ServingMan
     listings: 'listings.json',
     image: { ...image, onnx: path.relative(dir, path.resolve(onnxFile)), head },
     text: { ...text, model: textModel, vocabulary: 'vocabulary.json' },
-    fusion: { kind: 'concat', imageWeight: inputs.fusion.imageWeight / total, textWeight: inputs.fusion.textWeight / total, dim: inputs.indexes.fused.set.dim },
-    categoryFusion: 'mean_probabilities',
+    fusion,
+    categoryFusion: f.kind === 'model' ? 'fusion_model' : 'mean_probabilities',
     indexes,
   };
   writeManifest(dir, manifest);

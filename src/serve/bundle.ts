@@ -86,15 +86,27 @@ export interface ServingManifest {
     /** Free text: which model. */
     description: string;
   };
+  /**
+   * How a photo + text query becomes the `fused` index's vector: 'concat' (normalised image ⊕ text
+   * embedding, weighted) or 'model' (notebook 05's early-fusion network: its fused_embedding layer,
+   * fed the mean of the photo's plain and mirrored ResNet-50 features and the text embedding).
+   */
   fusion: {
     kind: 'concat';
     /** Weights of the normalised image and text parts (sum 1). */
     imageWeight: number;
     textWeight: number;
     dim: number;
+  } | {
+    kind: 'model';
+    /** Model folder, relative to the bundle folder. */
+    model: string;
+    /** Notebook 05's fusion manifest (src/models/fusion.ts FusionManifest), relative to the bundle folder. */
+    manifest: string;
+    dim: number;
   };
-  /** How /predict/category combines an image and a text. */
-  categoryFusion: 'mean_probabilities';
+  /** How /predict/category combines an image and a text: the fusion model's probabilities, or the mean of the two models'. */
+  categoryFusion: 'mean_probabilities' | 'fusion_model';
   indexes: Record<IndexName, IndexEntry>;
 }
 
@@ -124,6 +136,7 @@ export function readManifest(dir: string): ServingManifest {
   const needed = [
     m.listings, m.image.onnx, path.join(m.image.head, 'model.json'), path.join(m.text.model, 'model.json'), m.text.vocabulary,
     ...Object.values(m.indexes).flatMap((e) => [e.file, e.rows]),
+    ...(m.fusion.kind === 'model' ? [path.join(m.fusion.model, 'model.json'), m.fusion.manifest] : []),
   ];
   for (const rel of needed) {
     const p = path.resolve(dir, rel);

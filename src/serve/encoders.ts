@@ -35,6 +35,11 @@ export interface Encoded {
   probabilities: Float32Array;
 }
 
+export interface EncodedPhoto extends Encoded {
+  /** The backbone's pooled features of each view (plain, then mirrored): the fusion model's image input. */
+  views: Float32Array[];
+}
+
 /** Image formats sharp decodes that a listing photo may come in. */
 const IMAGE_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif', 'heif']);
 /** Decompression-bomb guard: refuse photos above this many pixels before decoding them. */
@@ -108,7 +113,7 @@ export class ImageEncoder {
   }
 
   /** Embedding + probabilities of one photo (its pixels from decodePhoto). */
-  async encode(rgb: Uint8Array): Promise<Encoded> {
+  async encode(rgb: Uint8Array): Promise<EncodedPhoto> {
     const s = this.m.size;
     const views = this.m.flipTta ? 2 : 1;
     const x = new Float32Array(views * s * s * 3);
@@ -120,7 +125,11 @@ export class ImageEncoder {
       const [e, l] = this.head.predict(tf.tensor2d(features, [views, this.m.featureDim])) as tf.Tensor[];
       return [e.dataSync() as Float32Array, l.dataSync() as Float32Array];
     });
-    return { embedding: meanRows(emb, views), probabilities: meanRows(softmaxRows(logits, views), views) };
+    const d = this.m.featureDim;
+    return {
+      embedding: meanRows(emb, views), probabilities: meanRows(softmaxRows(logits, views), views),
+      views: Array.from({ length: views }, (_, v) => features.slice(v * d, (v + 1) * d)),
+    };
   }
 
   async release(): Promise<void> {

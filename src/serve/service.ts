@@ -14,7 +14,9 @@ import { concatVectors } from '../search/embedding_set';
 import { UsearchIndex } from '../search/usearch_index';
 import { dedupeByGroup } from '../search/retrieval';
 import { IndexName, IndexRows, readJson, readManifest, ServingListing, ServingManifest } from './bundle';
-import { decodePhoto, Encoded, ImageEncoder, InputError, TextEncoder } from './encoders';
+import { decodePhoto, Encoded, EncodedPhoto, ImageEncoder, InputError, TextEncoder } from './encoders';
+import { loadModel } from '../train/model_io';
+import { FusionManifest, FusionPredictor } from '../models/fusion';
 
 export interface Query {
   image?: Buffer;
@@ -24,10 +26,12 @@ export interface Query {
 
 export interface EncodedQuery {
   kind: 'image' | 'text' | 'image+text';
-  image?: Encoded;
+  image?: EncodedPhoto;
   text?: Encoded;
   /** The fused embedding (both parts only). */
   fused?: Float32Array;
+  /** The fusion model's probabilities (both parts, when the bundle has notebook 05's model). */
+  fusedProbabilities?: Float32Array;
   timings: Record<string, number>;
 }
 
@@ -57,6 +61,7 @@ export class SearchService {
     private readonly text: TextEncoder,
     private readonly indexes: Record<IndexName, LoadedIndex>,
     private readonly listings: Map<string, ServingListing>,
+    private readonly fusionModel: FusionPredictor | null,
     readonly loadSeconds: number,
   ) {}
 
@@ -86,12 +91,17 @@ export class SearchService {
       await image.release();
       throw err;
     }
-    return new SearchService(dir, manifest, image, text, indexes, listings, (performance.now() - t0) / 1000);
+    let fusionModel: FusionPredictor | null = null;
+    if (manifest.fusion.kind === 'model') {
+      fusionModel = FusionPredictor.fromModel(await loadModel(path.resolve(dir, manifest.fusion.model)), readJson<FusionManifest>(dir, manifest.fusion.manifest));
+    }
+    return new SearchService(dir, manifest, image, text, indexes, listings, fusionModel, (performance.now() - t0) / 1000);
   }
 
   async close(): Promise<void> {
     await this.image.release();
     this.text.dispose();
+    this.fusionModel?.model.dispose();
   }
 
   /** What /healthcheck reports. */
@@ -103,6 +113,8 @@ export class SearchService {
       listings: this.listings.size,
       classes: this.manifest.classes.length,
       indexes: Object.fromEntries(Object.values(this.indexes).map((i) => [i.name, { rows: i.index.size, dim: i.index.dim, unit: this.manifest.indexes[i.name].unit, embedding: this.manifest.indexes[i.name].embedding }])),
+      fusion: this.manifest.fusion.kind === 'model' ? 'notebook 05 early-fusion model (fused_embedding layer)' :
+        `concatenation of the normalised image and text embeddings (weights ${this.manifest.fusion.imageWeight.toFixed(2)} / ${this.manifest.fusion.textWeight.toFixed(2)})`,
       image_model: this.image.describe(),
       text_model: this.text.describe(),
       load_seconds: Math.round(this.loadSeconds * 100) / 100,
@@ -133,10 +145,19 @@ export class SearchService {
       timings.text_model_ms = performance.now() - t;
     }
     if (out.image && out.text) {
-      out.fused = concatVectors([
-        { vector: out.image.embedding, weight: this.manifest.fusion.imageWeight },
-        { vector: out.text.embedding, weight: this.manifest.fusion.textWeight },
-      ]);
+      const fusion = this.manifest.fusion;
+      if (fusion.kind === 'model' && this.fusionModel) {
+        const t = performance.now();
+        const [p] = this.fusionModel.predict([{ imageFeatures: out.image.views, textEmbedding: out.text.embedding }]);
+        out.fused = p.embedding;
+        out.fusedProbabilities = Float32Array.from(p.probs);
+        timings.fusion_model_ms = performance.now() - t;
+      } else if (fusion.kind === 'concat') {
+        out.fused = concatVectors([
+          { vector: out.image.embedding, weight: fusion.imageWeight },
+          { vector: out.text.embedding, weight: fusion.textWeight },
+        ]);
+      }
     }
     return out;
   }
@@ -145,7 +166,10 @@ export class SearchService {
   category(q: EncodedQuery): { source: string; probabilities: Record<string, number>; predicted: string } {
     let probs: Float32Array;
     let source: string;
-    if (q.image && q.text) {
+    if (q.fusedProbabilities) {
+      probs = q.fusedProbabilities;
+      source = 'fusion model (notebook 05)';
+    } else if (q.image && q.text) {
       probs = q.image.probabilities.map((p, i) => (p + (q.text as Encoded).probabilities[i]) / 2);
       source = 'mean of the image head and text CNN probabilities';
     } else if (q.image) {
