@@ -193,6 +193,37 @@ describe('bad input gets a 4xx with a reason, and the server keeps serving', () 
   });
 });
 
+describe('a bundle serving notebook 05\'s fusion model', () => {
+  test('photo + text queries use the fusion model for the fused index and the category', async () => {
+    const dir = path.join(tmp, 'bundle-fusion-model');
+    const built = await buildTinyBundle(dir, { fusion: 'model' });
+    const svc = await SearchService.load(dir, { workers: 1 });
+    const srv = await startServer(svc, { port: 0 });
+    try {
+      const l = built.listings[2];
+      const f = new FormData();
+      f.append('image', new Blob([l.photoBytes[0]], { type: 'image/jpeg' }), 'p.jpg');
+      f.append('title', l.title);
+      f.append('description', l.description);
+      f.append('k', '2');
+      const res = await fetch(`${srv.url}/predict/similar`, { method: 'POST', body: f });
+      const body = (await res.json()) as Record<string, any>;
+      assert.equal(res.status, 200, JSON.stringify(body));
+      assert.equal(body.index, 'fused');
+      assert.ok(body.results.filter((x: any) => x.score > 0.999).some((x: any) => x.id === l.id), JSON.stringify(body.results));
+      assert.ok(body.timings_ms.fusion_model_ms >= 0);
+      const cat = await fetch(`${srv.url}/predict/category`, { method: 'POST', body: f });
+      const cb = (await cat.json()) as Record<string, any>;
+      assert.equal(cb.source, 'fusion model (notebook 05)');
+      const emb = (await (await fetch(`${srv.url}/predict/feature_embedding`, { method: 'POST', body: f })).json()) as Record<string, any>;
+      assert.equal(emb.fused_embedding.length, 16);
+    } finally {
+      await srv.close();
+      await svc.close();
+    }
+  });
+});
+
 describe('start-up', () => {
   test('a missing bundle is a clear error naming the file and the fix', async () => {
     const empty = fs.mkdtempSync(path.join(tmp, 'empty-'));

@@ -18,6 +18,7 @@ import { embeddingSet, concatVectors } from '../src/search/embedding_set';
 import { writeServingBundle, BundleInputs } from '../src/serve/build_bundle';
 import type { ServingListing } from '../src/serve/bundle';
 import { SearchService } from '../src/serve/service';
+import { buildFusionModel, FusionManifest, FUSION_EMBEDDING_LAYER } from '../src/models/fusion';
 
 export const CLASSES = ['Appliances', 'Baby & Kids Stuff', 'Computers & Software'];
 export const SIZE = 32;
@@ -65,8 +66,12 @@ async function artifactsOf(model: tf.LayersModel): Promise<ResnetArtifacts> {
   return { json, weightSpecs: a.weightSpecs as tf.io.WeightsManifestEntry[], weightData: a.weightData as ArrayBuffer, hash: 'tiny' };
 }
 
-/** Builds the bundle in `dir` (models under `dir`/src) and returns its listings. */
-export async function buildTinyBundle(dir: string): Promise<{ listings: TinyListing[]; dir: string }> {
+/**
+ * Builds the bundle in `dir` (models under `dir`/src) and returns its listings. `fusion: 'model'`
+ * serves a tiny early-fusion network (notebook 05's kind) instead of the concatenation.
+ */
+export async function buildTinyBundle(dir: string, options: { fusion?: 'concat' | 'model' } = {}): Promise<{ listings: TinyListing[]; dir: string }> {
+  const fusionKind = options.fusion ?? 'concat';
   const src = path.join(dir, 'src');
   fs.mkdirSync(src, { recursive: true });
 
@@ -98,6 +103,14 @@ export async function buildTinyBundle(dir: string): Promise<{ listings: TinyList
   await saveModel(text, path.join(src, 'text'));
   text.dispose();
 
+  const fusionConfig = { imageDim: 8, textDim: 16, numClasses: CLASSES.length, branchWidth: 8, imageInputDropout: 0, textInputDropout: 0, dropout: 0, seed: 5 };
+  const fusionModel = buildFusionModel(fusionConfig);
+  await saveModel(fusionModel, path.join(src, 'fusion'));
+  fusionModel.dispose();
+  const fusionManifest = { format: 'marketplace-fusion', version: 1, profile: 'test', checkpoint: path.join(src, 'fusion'), config: fusionConfig, classes: CLASSES,
+    embeddingLayer: FUSION_EMBEDDING_LAYER, embeddingDim: 16, chosen: 'early', created: new Date().toISOString() } as unknown as FusionManifest;
+  const fusedDim = fusionKind === 'model' ? 16 : 32;
+
   const inputs = (vectors?: { image: Float32Array; text: Float32Array; fused: Float32Array }): BundleInputs => {
     const photoIds = listings.flatMap((l) => l.photos);
     return {
@@ -105,13 +118,13 @@ export async function buildTinyBundle(dir: string): Promise<{ listings: TinyList
       image: { onnxFile, inputName: exported.inputName, output: 'avg_pool', featureDim: 8, size: SIZE, preprocessing: 'caffe', flipTta: true,
         headDir: path.join(src, 'head'), embeddingLayer: EMBEDDING_LAYER, embeddingDim: 16, model: 'tiny test backbone + MLP head' },
       text: { modelDir: path.join(src, 'text'), vocabulary: vocab, sequenceLength: 12, embeddingLayer: TEXT_EMBEDDING_LAYER, embeddingDim: 16, description: 'tiny test text CNN' },
-      fusion: { imageWeight: 0.5, textWeight: 0.5 },
+      fusion: fusionKind === 'model' ? { kind: 'model', modelDir: path.join(src, 'fusion'), manifest: fusionManifest } : { kind: 'concat', imageWeight: 0.5, textWeight: 0.5 },
       indexes: {
         image: { set: embeddingSet(photoIds, 16, vectors?.image ?? Float32Array.from({ length: photoIds.length * 16 }, (_, i) => (i % 5) + 1)),
           listingIds: listings.flatMap((l) => l.photos.map(() => l.id)), unit: 'photo', embedding: 'image head embedding per photo' },
         text: { set: embeddingSet(listings.map((l) => l.id), 16, vectors?.text ?? Float32Array.from({ length: listings.length * 16 }, (_, i) => (i % 7) + 1)),
           listingIds: listings.map((l) => l.id), unit: 'listing', embedding: 'text CNN embedding' },
-        fused: { set: embeddingSet(listings.map((l) => l.id), 32, vectors?.fused ?? Float32Array.from({ length: listings.length * 32 }, (_, i) => (i % 3) + 1)),
+        fused: { set: embeddingSet(listings.map((l) => l.id), fusedDim, vectors?.fused ?? Float32Array.from({ length: listings.length * fusedDim }, (_, i) => (i % 3) + 1)),
           listingIds: listings.map((l) => l.id), unit: 'listing', embedding: 'concat of image (mean of photos) and text embeddings' },
       },
     };
@@ -133,8 +146,14 @@ export async function buildTinyBundle(dir: string): Promise<{ listings: TinyList
       }
       const t = await service.encode({ title: l.title, description: l.description });
       textVectors.push(...t.text!.embedding);
-      const mean = photoEmbeddings[0].map((_, j) => photoEmbeddings.reduce((s, e) => s + e[j], 0) / photoEmbeddings.length);
-      fused.push(...concatVectors([{ vector: mean, weight: 0.5 }, { vector: t.text!.embedding, weight: 0.5 }]));
+      if (fusionKind === 'model') {
+        // The fusion model's gallery vector from the first photo + the text (what a query of both computes).
+        const q = await service.encode({ image: l.photoBytes[0], title: l.title, description: l.description });
+        fused.push(...q.fused!);
+      } else {
+        const mean = photoEmbeddings[0].map((_, j) => photoEmbeddings.reduce((s, e) => s + e[j], 0) / photoEmbeddings.length);
+        fused.push(...concatVectors([{ vector: mean, weight: 0.5 }, { vector: t.text!.embedding, weight: 0.5 }]));
+      }
     }
   } finally {
     await service.close();
