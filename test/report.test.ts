@@ -35,7 +35,7 @@ const metrics: MetricsFile = {
     },
     paired_differences: { fusion_vs_text: { label: 'fusion − text', difference: 0.02, ci_low: 0.01, ci_high: 0.03 } },
   },
-  retrieval: { precision_at_1: 0.7, precision_at_5: 0.65, index: { kind: 'hnsw', recall_at_10: 0.99 } },
+  retrieval: { precision_at_1: 0.7, precision_at_5: 0.65, gallery: 312, index: { kind: 'hnsw', recall_at_10: 0.99 } },
 };
 
 describe('renderReport', () => {
@@ -70,6 +70,8 @@ describe('renderReport', () => {
     assert.match(md, /## Similar listings \(07\)/);
     assert.match(md, /\| precision_at_5 \| 0\.6500 \|/);
     assert.match(md, /\| index\.recall_at_10 \| 0\.9900 \|/);
+    assert.match(md, /\| gallery \| 312 \|/);
+    assert.match(md, /\| index\.kind \| hnsw \|/);
   });
 
   test('figures: key ones inline, others linked by notebook, paths relative to the report', () => {

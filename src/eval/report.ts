@@ -201,14 +201,20 @@ function stageSection(input: ReportInput): string[] {
   return out;
 }
 
+/** A number as an integer when it is one, else with 4 decimals; a string as is. */
+function cellOf(v: unknown): string {
+  const n = num(v);
+  if (n === undefined) return String(v);
+  return Number.isInteger(n) ? String(n) : n.toFixed(4);
+}
+
 function retrievalSection(input: ReportInput): string[] {
   const r = isObj(input.metrics.retrieval) ? input.metrics.retrieval : undefined;
   if (!r) return [];
   const flat: string[][] = [];
   for (const [k, v] of Object.entries(r)) {
-    if (num(v) !== undefined) flat.push([k, fixed(v, 4)]);
-    else if (typeof v === 'string') flat.push([k, v]);
-    else if (isObj(v)) for (const [k2, v2] of Object.entries(v)) if (num(v2) !== undefined || typeof v2 === 'string') flat.push([`${k}.${k2}`, num(v2) !== undefined ? fixed(v2, 4) : String(v2)]);
+    if (num(v) !== undefined || typeof v === 'string') flat.push([k, cellOf(v)]);
+    else if (isObj(v)) for (const [k2, v2] of Object.entries(v)) if (num(v2) !== undefined || typeof v2 === 'string') flat.push([`${k}.${k2}`, cellOf(v2)]);
   }
   return ['## Similar listings (07)', '', markdownTable(['metric', 'value'], flat), ''];
 }

@@ -25,9 +25,10 @@ export function reliabilityFigure(series: ReadonlyArray<{ name: string; bins: re
     data,
     layout: {
       title: { text: title }, height: 560, width: 760,
-      xaxis: { title: { text: 'mean confidence in bin (largest class probability)' }, range: [0, 1] },
-      yaxis: { title: { text: 'accuracy in bin' }, range: [0, 1] },
-      legend: { x: 0.01, y: 0.99 },
+      xaxis: { title: { text: 'mean confidence in bin (largest class probability)' }, range: [-0.02, 1.02] },
+      yaxis: { title: { text: 'accuracy in bin' }, range: [-0.02, 1.04] },
+      // Bottom right: over-confident bins (below the diagonal) rarely reach it at high confidence.
+      legend: { x: 0.99, xanchor: 'right', y: 0.01, yanchor: 'bottom', bgcolor: 'rgba(255,255,255,0.8)' },
     },
   };
 }
@@ -57,7 +58,7 @@ export function anchorsFigure(rows: readonly AnchorBar[], title: string): Plotly
         type: 'bar', name: 'published range (seeds/peers, leaky photo-level splits)', x,
         base: withAnchor.map((a) => (a ? a.low : null)), y: withAnchor.map((a) => (a ? Math.max(0.006, a.high - a.low) : null)),
         marker: { color: 'rgba(255,127,14,0.45)', line: { color: '#ff7f0e', width: 1 } },
-        text: withAnchor.map((a) => (a ? a.text : '')), hovertemplate: '%{text}<extra></extra>',
+        text: withAnchor.map((a) => (a ? a.text : '')), textposition: 'none', hovertemplate: '%{text}<extra></extra>',
       },
       {
         type: 'scatter', mode: 'markers', name: 'published point (marker: ◆ val, ● test, ■ unspecified)', x: points.map((q) => q.x), y: points.map((q) => q.p.value),
