@@ -119,8 +119,11 @@ export class ImageEncoder {
     const x = new Float32Array(views * s * s * 3);
     caffePreprocess(rgb, 1, s, x.subarray(0, s * s * 3), false);
     if (views === 2) caffePreprocess(rgb, 1, s, x.subarray(s * s * 3), true);
-    const out = await this.backbone.run(x, views);
-    const features = out[this.m.output].data;
+    // One view per backbone call: with two workers the plain and mirrored passes run side by side.
+    const per = s * s * 3;
+    const outs = await Promise.all(Array.from({ length: views }, (_, v) => this.backbone.run(x.slice(v * per, (v + 1) * per), 1)));
+    const features = new Float32Array(views * this.m.featureDim);
+    outs.forEach((o, v) => features.set(o[this.m.output].data, v * this.m.featureDim));
     const [emb, logits] = tf.tidy(() => {
       const [e, l] = this.head.predict(tf.tensor2d(features, [views, this.m.featureDim])) as tf.Tensor[];
       return [e.dataSync() as Float32Array, l.dataSync() as Float32Array];
