@@ -278,6 +278,8 @@ export function evaluateBatches(model: tf.LayersModel, batches: Iterable<Batch>,
   return { loss: lossSum / n, acc: correct / n, n };
 }
 
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 export interface TrainStep {
   optimizer: tf.Optimizer;
   /** The trainable variables, in the order gradients are flattened. */
@@ -452,6 +454,9 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
           seen += b;
           step++;
           bar.tick();
+          // A step on one thread never yields; in a notebook, progress updates then queue up on
+          // tslab's output socket until it fails the cell ("Socket is busy writing"). Let I/O run.
+          if (!parallel) await yieldToEventLoop();
         } finally {
           disposeBatch(batch);
         }
