@@ -82,7 +82,49 @@ export function displayBundle(bundle: Record<string, string>): void {
  */
 export function newDisplay(): NotebookDisplay | null {
   const tslab = kernelTslab();
-  return tslab ? tslab.newDisplay() : null;
+  return tslab ? coalescingDisplay(tslab.newDisplay()) : null;
+}
+
+/** tslab's zeromq send throws EBUSY while an earlier message is still being written. */
+export function isSocketBusy(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | null)?.code === 'EBUSY';
+}
+
+/**
+ * An updatable display that never fails its caller because the kernel's output socket is busy.
+ * tslab sends each update at once and throws "Socket is busy writing" when the previous send
+ * has not finished: a training loop on a loaded machine (the notebook client reads slowly)
+ * then fails its cell over a progress bar. Only the latest content of an updatable display
+ * matters, so a busy update is kept (replacing any older kept one) and retried shortly after.
+ */
+export function coalescingDisplay<T extends object>(target: T, retryMs = 100): T {
+  let pending: (() => void) | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  const attempt = (call: () => void) => {
+    try {
+      call();
+    } catch (err) {
+      if (!isSocketBusy(err)) throw err;
+      pending = call;
+      timer ??= setTimeout(() => {
+        timer = null;
+        const retry = pending;
+        pending = null;
+        if (retry) attempt(retry);
+      }, retryMs);
+    }
+  };
+  return new Proxy(target, {
+    get(obj, prop, receiver) {
+      const value = Reflect.get(obj, prop, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const call = () => void value.apply(obj, args);
+        if (pending) pending = call; // a retry is scheduled: it will send this newer content
+        else attempt(call);
+      };
+    },
+  });
 }
 
 /** Env flag helper: `1`, `true`, `yes` (any case) mean on. */

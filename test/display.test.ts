@@ -1,7 +1,7 @@
-import { test, mock } from 'node:test';
+import { describe, test, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatCell, isDataFrameLike, showMarkdown, showTable, tableHtml, tableText, toTable } from '../src/display';
-import { display, envFlag, inNotebook } from '../src/notebook_env';
+import { coalescingDisplay, display, envFlag, inNotebook, isSocketBusy } from '../src/notebook_env';
 
 function captureConsole(fn: () => void): string[] {
   const lines: string[] = [];
@@ -114,4 +114,30 @@ test('envFlag: 1/true/yes switch a flag on', () => {
   assert.equal(envFlag('X', { X: 'TRUE' }), true);
   assert.equal(envFlag('X', { X: '0' }), false);
   assert.equal(envFlag('X', {}), false);
+});
+
+describe('coalescingDisplay', () => {
+  const busy = () => Object.assign(new Error('Socket is busy writing; only one send operation may be in progress at any time'), { code: 'EBUSY' });
+  const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  test('a busy socket never fails the caller; the latest content is sent once it frees', async () => {
+    const sent: string[] = [];
+    let busyFor = 2;
+    const target = { text(t: string) { if (busyFor-- > 0) throw busy(); sent.push(t); } };
+    const d = coalescingDisplay(target, 5);
+    d.text('10%'); // busy: kept
+    d.text('20%'); // replaces the kept update
+    d.text('30%');
+    assert.deepEqual(sent, []);
+    await wait(40);
+    assert.deepEqual(sent, ['30%'], 'only the newest content, once');
+    d.text('done');
+    assert.deepEqual(sent, ['30%', 'done']);
+  });
+
+  test('other errors still reach the caller', () => {
+    const d = coalescingDisplay({ text() { throw new TypeError('bad mime'); } }, 5);
+    assert.throws(() => d.text(), /bad mime/);
+    assert.ok(isSocketBusy(busy()) && !isSocketBusy(new Error('x')) && !isSocketBusy(null));
+  });
 });
