@@ -67,13 +67,51 @@ export function displayBundle(bundle: Record<string, string>): void {
     if (bundle['text/plain'] !== undefined) console.log(bundle['text/plain']);
     return;
   }
+  // Captured now, so that an output sent late still belongs to this cell.
   const write = kernelDisplayWriter();
   if (write) {
-    write({ data: bundle, metadata: {}, transient: {} }, false);
+    const message = { data: bundle, metadata: {}, transient: {} };
+    sendInOrder(() => write(message, false));
     return;
   }
   const [type, value] = Object.entries(bundle)[0];
-  tslab.display.raw(type, value);
+  sendInOrder(() => tslab.display.raw(type, value));
+}
+
+const outbox: Array<() => void> = [];
+let outboxTimer: NodeJS.Timeout | null = null;
+
+/**
+ * Sends an output now or, while the kernel's output socket is busy (see coalescingDisplay),
+ * queued in order and retried shortly after: a slow notebook client must not fail the cell.
+ */
+function sendInOrder(call: () => void): void {
+  if (outbox.length === 0) {
+    try {
+      call();
+      return;
+    } catch (err) {
+      if (!isSocketBusy(err)) throw err;
+    }
+  }
+  outbox.push(call);
+  outboxTimer ??= setTimeout(flushOutbox, 100);
+}
+
+function flushOutbox(): void {
+  outboxTimer = null;
+  while (outbox.length) {
+    try {
+      outbox[0]();
+    } catch (err) {
+      if (isSocketBusy(err)) {
+        outboxTimer = setTimeout(flushOutbox, 100);
+        return;
+      }
+      writeRealStderr(`a notebook output could not be sent: ${(err as Error).message}\n`);
+    }
+    outbox.shift();
+  }
 }
 
 /**
@@ -161,8 +199,7 @@ export function writeRealStderr(text: string): void {
  */
 export const display = {
   html(html: string, fallbackText?: string): void {
-    const tslab = kernelTslab();
-    if (tslab) tslab.display.html(html);
+    if (kernelTslab()) displayBundle({ 'text/html': html });
     else if (fallbackText !== undefined) console.log(fallbackText);
   },
   markdown(md: string): void {
@@ -170,18 +207,15 @@ export const display = {
     displayBundle({ 'text/markdown': md, 'text/plain': md });
   },
   text(text: string): void {
-    const tslab = kernelTslab();
-    if (tslab) tslab.display.text(text);
+    if (kernelTslab()) displayBundle({ 'text/plain': text });
     else console.log(text);
   },
   png(png: Uint8Array, fallbackText?: string): void {
-    const tslab = kernelTslab();
-    if (tslab) tslab.display.png(png);
+    if (kernelTslab()) displayBundle({ 'image/png': Buffer.from(png.buffer, png.byteOffset, png.byteLength).toString('base64') });
     else console.log(fallbackText ?? `[PNG image, ${(png.byteLength / 1024).toFixed(1)} kB]`);
   },
   svg(svg: string, fallbackText?: string): void {
-    const tslab = kernelTslab();
-    if (tslab) tslab.display.svg(svg);
+    if (kernelTslab()) displayBundle({ 'image/svg+xml': svg });
     else if (fallbackText !== undefined) console.log(fallbackText);
   },
 };
