@@ -13,7 +13,8 @@ import * as os from 'os';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { initTf, tf } from '../src/tf/runtime';
-import { caffePreprocess, featureModel, loadResnet50, readResnetArtifacts, ResnetArtifacts, ResnetModelJson } from '../src/backbone/resnet_tfjs';
+import { artifactsOf } from './model_artifacts';
+import { caffePreprocess, featureModel, loadResnet50, readResnetArtifacts } from '../src/backbone/resnet_tfjs';
 import { exportLayersModelToOnnx, kerasKernelToOnnx } from '../src/backbone/onnx_export';
 import { OnnxBackbone } from '../src/backbone/onnx_backbone';
 import { toRgbSquare } from '../src/data/images';
@@ -31,21 +32,6 @@ async function runOnnx(bytes: Uint8Array, input: string, x: Float32Array, dims: 
   const out = await session.run({ [input]: new ort.Tensor('float32', x, dims) });
   await session.release();
   return outputs.map((o) => out[o].data as Float32Array);
-}
-
-/** Serialises a tfjs model into the artifacts shape the exporter reads (as if from model.json + shards). */
-async function artifactsOf(model: tf.LayersModel): Promise<ResnetArtifacts> {
-  let saved: tf.io.ModelArtifacts | null = null;
-  await model.save({
-    save: async (a: tf.io.ModelArtifacts) => {
-      saved = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    },
-  });
-  const a = saved as unknown as tf.io.ModelArtifacts;
-  const data = a.weightData as ArrayBuffer;
-  const json = { modelTopology: { model_config: a.modelTopology }, weightsManifest: [{ paths: [], weights: a.weightSpecs }] } as unknown as ResnetModelJson;
-  return { json, weightSpecs: a.weightSpecs as tf.io.WeightsManifestEntry[], weightData: data, hash: 'synthetic' };
 }
 
 before(async () => {
@@ -87,7 +73,7 @@ describe('exportLayersModelToOnnx on a synthetic model', () => {
       const layer = model.getLayer(name);
       layer.setWeights(layer.getWeights().map((w, i) => tf.randomUniform(w.shape, i === 3 ? 0.5 : -0.5, i === 3 ? 2 : 0.5, 'float32', i + 1)));
     }
-    const artifacts = await artifactsOf(model);
+    const artifacts = await artifactsOf(model, 'synthetic');
     const exported = exportLayersModelToOnnx(artifacts, { outputs: ['gap', 'fc'] });
     assert.equal(exported.stats.foldedBatchNorms, 2, 'b1 and b2 fold into their convs; b3 follows a relu conv');
     assert.equal(exported.stats.foldedPads, 1, 'pad_a folds into c1; pad_pool stays a Pad before the max pool');
@@ -103,7 +89,7 @@ describe('exportLayersModelToOnnx on a synthetic model', () => {
   test('refuses what it cannot convert, with the layer named', async () => {
     const input = tf.input({ shape: [8, 8, 3] });
     const out = tf.layers.conv2d({ filters: 2, kernelSize: 3, activation: 'tanh', name: 'tanh_conv' }).apply(input) as tf.SymbolicTensor;
-    const artifacts = await artifactsOf(tf.model({ inputs: input, outputs: out }));
+    const artifacts = await artifactsOf(tf.model({ inputs: input, outputs: out }), 'synthetic');
     assert.throws(() => exportLayersModelToOnnx(artifacts, { outputs: ['tanh_conv'] }), /tanh_conv: activation tanh/);
     assert.throws(() => exportLayersModelToOnnx(artifacts, { outputs: ['nope'] }), /layer nope is not in the model/);
   });

@@ -8,8 +8,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
 import { tf } from '../src/tf/runtime';
+import { artifactsOf } from './model_artifacts';
 import { exportLayersModelToOnnx } from '../src/backbone/onnx_export';
-import type { ResnetArtifacts, ResnetModelJson } from '../src/backbone/resnet_tfjs';
 import { buildHead, EMBEDDING_LAYER } from '../src/models/head';
 import { buildTextCnn, TEXT_EMBEDDING_LAYER } from '../src/models/text_cnn';
 import { saveModel } from '../src/train/model_io';
@@ -53,19 +53,6 @@ const TEXTS: Array<[string, string, number]> = [
   ['Computer monitor 24 inch', 'HD monitor for computer, HDMI cable included', 2],
 ];
 
-async function artifactsOf(model: tf.LayersModel): Promise<ResnetArtifacts> {
-  let saved: tf.io.ModelArtifacts | null = null;
-  await model.save({
-    save: async (a: tf.io.ModelArtifacts) => {
-      saved = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    },
-  });
-  const a = saved as unknown as tf.io.ModelArtifacts;
-  const json = { modelTopology: { model_config: a.modelTopology }, weightsManifest: [{ paths: [], weights: a.weightSpecs }] } as unknown as ResnetModelJson;
-  return { json, weightSpecs: a.weightSpecs as tf.io.WeightsManifestEntry[], weightData: a.weightData as ArrayBuffer, hash: 'tiny' };
-}
-
 /**
  * Builds the bundle in `dir` (models under `dir`/src) and returns its listings. `fusion: 'model'`
  * serves a tiny early-fusion network (notebook 05's kind) instead of the concatenation.
@@ -82,7 +69,7 @@ export async function buildTinyBundle(dir: string, options: { fusion?: 'concat' 
   x = tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', name: 'conv2', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }).apply(x) as tf.SymbolicTensor;
   const gap = tf.layers.globalAveragePooling2d({ name: 'avg_pool' }).apply(x) as tf.SymbolicTensor;
   const backbone = tf.model({ inputs: input, outputs: gap });
-  const exported = exportLayersModelToOnnx(await artifactsOf(backbone), { outputs: ['avg_pool'] });
+  const exported = exportLayersModelToOnnx(await artifactsOf(backbone, 'tiny'), { outputs: ['avg_pool'] });
   backbone.dispose();
   const onnxFile = path.join(src, 'tiny_backbone.onnx');
   fs.writeFileSync(onnxFile, exported.bytes);
