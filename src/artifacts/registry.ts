@@ -1,0 +1,126 @@
+/**
+ * The registry of what the notebooks hand each other: every stage (notebook) with what it
+ * depends on, and every artifact with its files, format version, the stage that writes it and
+ * the stages that read it. The pipeline runner, the report and notebook 06 read the stage list
+ * from here; stores and notebooks get file names from here, never by spelling them.
+ *
+ * A reader that finds an artifact of another format version gets an `ArtifactVersionError`
+ * naming the file and the notebook to re-run.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { PATHS, PROFILE } from '../config';
+
+export type StageId = '00' | '01' | '02' | '03' | '04' | '05' | '06' | '07';
+
+export interface Stage {
+  id: StageId;
+  /** Notebook file name without .ipynb. */
+  notebook: string;
+  title: string;
+  /** Stages whose artifacts this one reads. */
+  dependsOn: StageId[];
+  /** metrics.json key of the model this stage selects, and its label in the report (stages with a model). */
+  model?: { metrics: string; label: string; short: string };
+}
+
+export const STAGES: readonly Stage[] = [
+  { id: '00', notebook: '00_data_cleaning', title: 'data cleaning, split, image caches', dependsOn: [] },
+  { id: '01', notebook: '01_shallow_baselines', title: 'shallow baselines', dependsOn: ['00'],
+    model: { metrics: 'pixel_logreg', label: 'softmax regression on pixels', short: 'pixels' } },
+  { id: '02', notebook: '02_custom_cnn', title: 'custom CNN', dependsOn: ['00'], model: { metrics: 'cnn', label: 'custom CNN', short: 'CNN' } },
+  { id: '03', notebook: '03_resnet_transfer', title: 'ResNet-50 transfer', dependsOn: ['00'],
+    model: { metrics: 'resnet', label: 'ResNet-50 transfer', short: 'ResNet-50' } },
+  { id: '04', notebook: '04_text_model', title: 'text model', dependsOn: ['00'], model: { metrics: 'text', label: 'text model', short: 'text' } },
+  { id: '05', notebook: '05_fusion', title: 'fusion', dependsOn: ['03', '04'], model: { metrics: 'fusion', label: 'image + text fusion', short: 'fusion (chosen)' } },
+  { id: '06', notebook: '06_evaluation', title: 'evaluation, this report', dependsOn: ['01', '02', '03', '04', '05'] },
+  { id: '07', notebook: '07_similar_listings', title: 'similar listings, serving bundle', dependsOn: ['03', '04', '05'] },
+];
+
+export function stage(id: string): Stage {
+  const s = STAGES.find((x) => x.id === id);
+  if (!s) throw new Error(`no stage ${id}: the stages are ${STAGES.map((x) => x.id).join(', ')}`);
+  return s;
+}
+
+/** `npm run pipeline -- NN` for a stage: what an error tells the user to run. */
+export function rerunHint(id: StageId, profile: string = PROFILE.name): string {
+  return `re-run notebook ${stage(id).notebook} (${profile === 'full' ? '' : `PROFILE=${profile} `}npm run pipeline -- ${id})`;
+}
+
+type PathFn = (profile: string) => string;
+
+export interface ArtifactSpec {
+  stage: StageId;
+  /** Format version: bumped when the files change shape; readers refuse other versions. */
+  version: number;
+  readBy: StageId[] | Array<StageId | 'serve' | 'parity' | 'pipeline'>;
+  /** The file or folder (per profile). */
+  path: PathFn;
+  description: string;
+}
+
+const features = (name: string) => (profile: string) => path.join(PATHS.features, `${name}_${profile}`);
+const models = (name: string) => (profile: string) => path.join(PATHS.outputs, 'models', profile, name);
+
+/** Every artifact one stage hands another. */
+export const ARTIFACTS = {
+  clean_data: { stage: '00', version: 1, readBy: ['01', '02', '03', '04', '05', '07'], path: () => PATHS.clean,
+    description: 'cleaned listings, photos table, product-grouped split, cleaning report (data/clean/*.json)' },
+  image_cache: { stage: '00', version: 1, readBy: ['01', '02', '03', '07'], path: () => path.join(PATHS.clean, 'images'),
+    description: 'photos resized to 32/64/224 px, uint8 RGB, keyed by recipe and ids' },
+  backbone_features: { stage: '03', version: 1, readBy: ['05', '07'], path: () => path.join(PATHS.clean, 'features'),
+    description: 'ResNet-50 avg_pool vectors per photo and view, keyed by backbone, weights, pixels, flip' },
+  predictions: { stage: '01', version: 1, readBy: ['05', '06'], path: (profile) => path.join(PATHS.features, `predictions_<stage>_${profile}.json`),
+    description: 'product-level val/test probabilities of each stage\'s selected model (01–05)' },
+  text_features: { stage: '04', version: 1, readBy: ['05', '07'], path: features('text'),
+    description: 'per-product text CNN embeddings and the text models\' probabilities (.json + .f32)' },
+  image_embeddings: { stage: '03', version: 1, readBy: ['07'], path: features('resnet_image_embeddings'),
+    description: 'per-photo 256-d head embeddings (.json + .f32)' },
+  fusion_embeddings: { stage: '05', version: 1, readBy: ['07'], path: features('fusion_product_embeddings'),
+    description: 'per-product fused embeddings of the early-fusion model (.json + .f32)' },
+  image_predictor: { stage: '03', version: 1, readBy: ['05', '07', 'serve', 'parity'], path: models('predictors/image'),
+    description: '03\'s selected image model: heads, views (flip TTA), photo aggregation' },
+  text_predictor: { stage: '04', version: 1, readBy: ['05', '07', 'serve', 'parity'], path: models('predictors/text'),
+    description: '04\'s selected text model: TF-IDF vocabulary and weights, tokeniser vocabulary, text CNN, blend weight' },
+  fusion_predictor: { stage: '05', version: 1, readBy: ['07', 'serve', 'parity'], path: models('predictors/fusion'),
+    description: '05\'s selected fusion: how it combines the image and text predictors (and its own network)' },
+  serving_bundle: { stage: '07', version: 2, readBy: ['serve', 'parity'], path: models('serving'),
+    description: 'the three predictors, listings and ANN indexes the service loads' },
+} satisfies Record<string, ArtifactSpec>;
+
+export type ArtifactName = keyof typeof ARTIFACTS;
+
+/** The file or folder of an artifact in a profile (default: this process's profile). */
+export function artifactPath(name: ArtifactName, profile: string = PROFILE.name): string {
+  return ARTIFACTS[name].path(profile);
+}
+
+export class ArtifactVersionError extends Error {}
+
+/** The header every artifact's JSON carries: which artifact, which format version. */
+export function artifactHeader(name: ArtifactName): { artifact: ArtifactName; version: number } {
+  return { artifact: name, version: ARTIFACTS[name].version };
+}
+
+/** Checks a header read from `file`; throws naming the file and the notebook to re-run. */
+export function checkArtifactHeader(name: ArtifactName, header: { artifact?: unknown; version?: unknown }, file: string, profile: string = PROFILE.name): void {
+  const spec = ARTIFACTS[name];
+  if (header.artifact !== name || header.version !== spec.version) {
+    const found = header.artifact === name ? `version ${String(header.version)}` : `no '${name}' header`;
+    throw new ArtifactVersionError(`${path.relative(PATHS.root, file)} holds ${found}; this code reads '${name}' version ${spec.version}: ${rerunHint(spec.stage, profile)}`);
+  }
+}
+
+/** Reads a JSON artifact file and checks its header; a missing file names the notebook that writes it. */
+export function readArtifactJson<T extends object>(name: ArtifactName, file: string, profile: string = PROFILE.name): T {
+  if (!fs.existsSync(file)) throw new Error(`missing ${path.relative(PATHS.root, file)} (${name}): ${rerunHint(ARTIFACTS[name].stage, profile)}`);
+  const value = JSON.parse(fs.readFileSync(file, 'utf8')) as T & { artifact?: unknown; version?: unknown };
+  checkArtifactHeader(name, value, file, profile);
+  return value;
+}
+
+/** The stage list as the runner's dependency map. */
+export function dependencyMap(): Record<string, string[]> {
+  return Object.fromEntries(STAGES.map((s) => [s.id, [...s.dependsOn]]));
+}

@@ -1,0 +1,148 @@
+/**
+ * Notebook 03's selected image model as a predictor: one or more heads on ResNet-50 features
+ * (an ensemble averages their probabilities), views per photo (1 = plain, 2 = plain + mirrored:
+ * flip TTA, probabilities averaged), and how a listing's photos combine (the mean of their
+ * probabilities, as 03 scores products, or of their log-probabilities).
+ *
+ * The embedding is the first head's `embedding` layer, averaged over views and photos — the
+ * vectors 03 saves per photo for search.
+ */
+import * as path from 'path';
+import { tf } from '../tf/runtime';
+import { loadModel, saveModel } from '../train/model_io';
+import { EMBEDDING_LAYER } from '../models/head';
+import { artifactHeader } from '../artifacts/registry';
+import { embedAndClassify, ListingInput, ListingPrediction, Predictor, PredictorHeader, readPredictorJson, withEmbedding, writePredictorJson } from './predictor';
+
+export type PhotoAggregation = 'mean_probability' | 'mean_log_probability';
+
+export interface ImagePredictorSpec {
+  label: string;
+  classes: string[];
+  featureDim: number;
+  /** Backbone views per photo the heads see and average: 1 (plain) or 2 (plain + mirrored). */
+  views: 1 | 2;
+  aggregate: PhotoAggregation;
+  /** Free text: which backbone features (FeatureStore spec) the heads were trained on. */
+  features: string;
+}
+
+interface ImageHeader extends PredictorHeader, ImagePredictorSpec {
+  kind: 'image';
+  heads: string[];
+}
+
+export interface PhotoOutputs {
+  /** Per photo: probabilities (views and heads averaged), row-major [photos, classes]. */
+  probs: Float32Array;
+  /** Per photo: the first head's embedding (views averaged), row-major [photos, width]. */
+  embeddings: Float32Array;
+  embeddingWidth: number;
+}
+
+export class ImagePredictor implements Predictor {
+  readonly kind = 'image' as const;
+  private readonly runners: tf.LayersModel[];
+
+  constructor(readonly spec: ImagePredictorSpec, private readonly heads: tf.LayersModel[]) {
+    if (heads.length === 0) throw new Error('ImagePredictor needs at least one head');
+    this.runners = heads.map((h) => withEmbedding(h, EMBEDDING_LAYER));
+  }
+
+  get label(): string {
+    return this.spec.label;
+  }
+
+  get classes(): readonly string[] {
+    return this.spec.classes;
+  }
+
+  /** Outputs per photo for photos given as views (each view a featureDim vector; `views` of them per photo). */
+  photoOutputs(photos: ReadonlyArray<ReadonlyArray<Float32Array>>): PhotoOutputs {
+    const d = this.spec.featureDim;
+    const v = this.spec.views;
+    const x = new Float32Array(photos.length * v * d);
+    photos.forEach((views, i) => {
+      if (views.length < v) throw new Error(`photo ${i}: ${views.length} view(s), this image model reads ${v}`);
+      for (let j = 0; j < v; j++) {
+        if (views[j].length !== d) throw new Error(`photo ${i} view ${j}: ${views[j].length} features, expected ${d}`);
+        x.set(views[j], (i * v + j) * d);
+      }
+    });
+    const k = this.spec.classes.length;
+    const probs = new Float32Array(photos.length * k);
+    let embeddings = new Float32Array(0);
+    let embeddingWidth = 0;
+    this.runners.forEach((runner, h) => {
+      const out = embedAndClassify(runner, x, d);
+      if (h === 0) {
+        embeddingWidth = out.embeddingWidth;
+        embeddings = meanGroups(out.embeddings, v, embeddingWidth);
+      }
+      const p = meanGroups(out.probs, v, k);
+      for (let i = 0; i < probs.length; i++) probs[i] += p[i] / this.runners.length;
+    });
+    return { probs, embeddings, embeddingWidth };
+  }
+
+  predict(listings: readonly ListingInput[]): Array<ListingPrediction | null> {
+    const photos = listings.flatMap((l) => l.photos);
+    if (photos.length === 0) return listings.map(() => null);
+    const out = this.photoOutputs(photos);
+    const k = this.spec.classes.length;
+    let at = 0;
+    return listings.map((l) => {
+      const n = l.photos.length;
+      if (n === 0) return null;
+      const probabilities = aggregatePhotos(out.probs.subarray(at * k, (at + n) * k), n, k, this.spec.aggregate);
+      const embedding = meanGroups(out.embeddings.subarray(at * out.embeddingWidth, (at + n) * out.embeddingWidth), n, out.embeddingWidth);
+      at += n;
+      return { probabilities, embedding };
+    });
+  }
+
+  async save(dir: string): Promise<void> {
+    const heads = this.heads.map((_, i) => `head_${i}`);
+    for (let i = 0; i < this.heads.length; i++) await saveModel(this.heads[i], path.join(dir, heads[i]));
+    const header: ImageHeader = { ...artifactHeader('image_predictor'), kind: 'image', ...this.spec, heads };
+    writePredictorJson(dir, { ...header });
+  }
+
+  static async load(dir: string): Promise<ImagePredictor> {
+    const h = readPredictorJson<ImageHeader>(dir, 'image');
+    const heads = await Promise.all(h.heads.map((name) => loadModel(path.join(dir, name))));
+    const { label, classes, featureDim, views, aggregate, features } = h;
+    return new ImagePredictor({ label, classes, featureDim, views, aggregate, features }, heads);
+  }
+
+  dispose(): void {
+    for (const h of this.heads) h.dispose();
+  }
+}
+
+/** Mean of each group of `group` consecutive rows of width `w`. */
+export function meanGroups(values: Float32Array, group: number, w: number): Float32Array {
+  const rows = values.length / w / group;
+  const out = new Float32Array(rows * w);
+  for (let r = 0; r < rows; r++) {
+    for (let g = 0; g < group; g++) {
+      const base = (r * group + g) * w;
+      for (let j = 0; j < w; j++) out[r * w + j] += values[base + j] / group;
+    }
+  }
+  return out;
+}
+
+/** One listing's class probabilities from its n photos' rows: mean of probabilities, or softmax of the mean log-probability. */
+export function aggregatePhotos(probs: Float32Array, n: number, k: number, how: PhotoAggregation): Float32Array {
+  if (how === 'mean_probability') return meanGroups(probs, n, k);
+  const logMean = new Float32Array(k);
+  for (let i = 0; i < n; i++) for (let c = 0; c < k; c++) logMean[c] += Math.log(Math.max(probs[i * k + c], 1e-12)) / n;
+  let max = -Infinity;
+  for (const v of logMean) max = Math.max(max, v);
+  let sum = 0;
+  const out = new Float32Array(k);
+  for (let c = 0; c < k; c++) sum += (out[c] = Math.exp(logMean[c] - max));
+  for (let c = 0; c < k; c++) out[c] /= sum;
+  return out;
+}
