@@ -22,10 +22,10 @@
  * Per-image *embeddings* for later notebooks (e.g. a trained head's penultimate layer) are
  * written with `writeImageEmbeddings` and read back with `readImageEmbeddings`.
  */
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { PATHS } from '../config';
+import { contentKey } from '../artifacts/content_key';
 import { imageRecipe } from '../data/images';
 import { ImagePixelSource } from '../data/loader';
 import { caffePreprocess, CAFFE_BGR_MEANS, FEATURE_LAYER, RESNET_FEATURE_DIM, RESNET_INPUT_SIZE } from './resnet_tfjs';
@@ -72,16 +72,7 @@ export function resnetFeatureSpec(weightsHash: string, options: { flip?: boolean
 
 /** Stable hash of a spec (key order does not matter). */
 export function featureKey(spec: FeatureSpec): string {
-  return crypto.createHash('sha256').update(stableJson({ v: FORMAT_VERSION, ...spec })).digest('hex').slice(0, 12);
-}
-
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const obj = value as Record<string, unknown>;
-    return `{${Object.keys(obj).sort().map((k) => `${JSON.stringify(k)}:${stableJson(obj[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
+  return contentKey({ v: FORMAT_VERSION, ...spec });
 }
 
 // ---------------------------------------------------------------------------------------

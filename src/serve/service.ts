@@ -107,7 +107,7 @@ export class SearchService {
     for (const p of [image, text, fusion]) {
       if (p.classes.join('|') !== manifest.classes.join('|')) throw new Error(`the bundle's ${p.kind} predictor has other classes than the manifest: re-run notebook 07`);
     }
-    const photos = await PhotoFeaturizer.create(manifest, dir, image.spec.views, options);
+    const photos = await PhotoFeaturizer.create(manifest, dir, fusion.viewsPerPhoto, options);
     return new SearchService(dir, manifest, photos, fusion, image, text, indexes, listings, (performance.now() - t0) / 1000);
   }
 
