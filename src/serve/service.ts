@@ -136,24 +136,34 @@ export class SearchService {
 
   /** Runs the query's predictor; 400 when it holds neither a photo nor any text. */
   async encode(query: Query): Promise<EncodedQuery> {
+    const timings: Record<string, number> = {};
+    const listing = await this.listingOf(query, timings);
+    return this.run(listing, timings);
+  }
+
+  /** Checks, decodes and featurises a query's photos: the listing as the predictors read it. */
+  async listingOf(query: Query, timings: Record<string, number> = {}): Promise<ListingInput> {
     const title = (query.title ?? '').trim();
     const description = (query.description ?? '').trim();
-    const hasText = title.length > 0 || description.length > 0;
     const images = query.images ?? [];
-    if (images.length === 0 && !hasText) {
+    if (images.length === 0 && !title && !description) {
       throw new InputError(400, 'missing fields: send one or more image files (field "image") and/or a "title" / "description"');
     }
     if (images.length > MAX_PHOTOS) throw new InputError(400, `too many photos: ${images.length} (at most ${MAX_PHOTOS} per listing)`);
-    const timings: Record<string, number> = {};
     let t = performance.now();
     const pixels = await Promise.all(images.map((bytes) => decodePhoto(bytes, this.photos.size)));
     if (images.length) timings.decode_ms = performance.now() - t;
     t = performance.now();
-    const features = await Promise.all(pixels.map((rgb) => this.photos.features(rgb)));
+    const photos = await Promise.all(pixels.map((rgb) => this.photos.features(rgb)));
     if (images.length) timings.backbone_ms = performance.now() - t;
-    const listing: ListingInput = { photos: features, title, description };
-    const kind: QueryKind = images.length && hasText ? 'image+text' : images.length ? 'image' : 'text';
-    t = performance.now();
+    return { photos, title, description };
+  }
+
+  /** The route a listing takes (photos, text, both) and its predictor's answer. */
+  run(listing: ListingInput, timings: Record<string, number> = {}): EncodedQuery {
+    const hasText = listing.title.length > 0 || listing.description.length > 0;
+    const kind: QueryKind = listing.photos.length && hasText ? 'image+text' : listing.photos.length ? 'image' : 'text';
+    const t = performance.now();
     const out: EncodedQuery = { kind, listing, predictor: this.fusion, probabilities: new Float32Array(0), timings };
     if (kind === 'text') {
       const [p] = this.text.predict([listing]);
@@ -161,8 +171,8 @@ export class SearchService {
       out.probabilities = p.probabilities;
       out.textEmbedding = p.embedding;
     } else {
-      const photoOut = this.image.photoOutputs(features);
-      out.photoEmbeddings = features.map((_, i) => photoOut.embeddings.slice(i * photoOut.embeddingWidth, (i + 1) * photoOut.embeddingWidth));
+      const photoOut = this.image.photoOutputs(listing.photos);
+      out.photoEmbeddings = listing.photos.map((_, i) => photoOut.embeddings.slice(i * photoOut.embeddingWidth, (i + 1) * photoOut.embeddingWidth));
       const [pi] = this.image.predict([listing]);
       out.imageEmbedding = pi!.embedding;
       if (kind === 'image') {
