@@ -23,11 +23,17 @@ export interface RawListingTables {
   images: CsvTable;
 }
 
+/** A path relative to the repository when it is inside it (no machine-specific prefix in notebook outputs). */
+function shownPath(file: string): string {
+  const relative = path.relative(PATHS.root, file);
+  return relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
+}
+
 /** Parse Products.csv and Images.csv in `dir` with the project's CSV reader. */
 export function readRawTablesFromCsv(dir: string = PATHS.raw): RawListingTables {
   return {
     source: 'csv',
-    origin: `${path.join(dir, PRODUCTS_SOURCE)} and ${IMAGES_SOURCE}`,
+    origin: `${shownPath(path.join(dir, PRODUCTS_SOURCE))} and ${IMAGES_SOURCE}`,
     products: readCsvFile(path.join(dir, PRODUCTS_SOURCE), { requiredColumns: PRODUCT_COLUMNS }),
     images: readCsvFile(path.join(dir, IMAGES_SOURCE), { requiredColumns: IMAGE_COLUMNS }),
   };
