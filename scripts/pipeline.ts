@@ -13,22 +13,23 @@ import * as path from 'path';
 import { PATHS, PROFILE } from '../src/config';
 import { readMetrics, recordMetrics } from '../src/metrics_store';
 import { writeReport } from '../src/eval/report';
+import { dependencyMap, STAGES } from '../src/artifacts/registry';
 
-/** What each notebook reads from earlier ones (its caches under data/clean and outputs/). */
-const DEPENDS_ON: Record<string, string[]> = {
-  '01': ['00'], '02': ['00'], '03': ['00'], '04': ['00'],
-  '05': ['03', '04'], '06': ['01', '02', '03', '04', '05'], '07': ['05'],
-};
+/** What each notebook reads from earlier ones: the stage list of the artifact registry. */
+const DEPENDS_ON = dependencyMap();
 
 const NOTEBOOK_DIR = path.join(PATHS.root, 'notebooks');
 const OUT_DIR = path.join(PATHS.report, 'notebooks');
 const STAMP_DIR = path.join(PATHS.clean, '.pipeline', PROFILE.name);
 const KERNEL = 'tslab';
 
+/** The registry's stages, by id → notebook file; a stage whose notebook is missing is an error. */
 function listNotebooks(): Map<string, string> {
   const byId = new Map<string, string>();
-  for (const f of fs.readdirSync(NOTEBOOK_DIR).filter((f) => /^\d\d_.*\.ipynb$/.test(f)).sort()) {
-    byId.set(f.slice(0, 2), f);
+  for (const s of STAGES) {
+    const file = `${s.notebook}.ipynb`;
+    if (!fs.existsSync(path.join(NOTEBOOK_DIR, file))) throw new Error(`stage ${s.id}: notebooks/${file} is missing (src/artifacts/registry.ts names it)`);
+    byId.set(s.id, file);
   }
   return byId;
 }
