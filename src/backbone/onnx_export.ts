@@ -54,6 +54,9 @@ export interface ExportedOnnx {
   stats: { nodes: number; initializers: number; foldedBatchNorms: number; foldedPads: number; parameters: number };
 }
 
+/** Where the exported .onnx models are cached. */
+export const ONNX_MODELS_DIR = path.join(PATHS.outputs, 'models', 'onnx');
+
 const OPSET = 13;
 const IR_VERSION = 7;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
@@ -466,7 +469,7 @@ export function ensureOnnxModel(options: OnnxExportOptions = {}, dir?: string): 
   const layout = options.inputLayout ?? 'nhwc';
   const recipe = JSON.stringify({ v: 1, weights: artifacts.hash, outputs, layout, size: options.inputSize ?? null, fold: options.foldBatchNorm ?? true });
   const key = crypto.createHash('sha256').update(recipe).digest('hex').slice(0, 12);
-  const folder = dir ?? path.join(PATHS.outputs, 'models', 'onnx');
+  const folder = dir ?? ONNX_MODELS_DIR;
   const file = path.join(folder, `resnet50_${outputs.join('+')}_${layout}_${key}.onnx`);
   const meta = file.replace(/\.onnx$/, '.json');
   if (fs.existsSync(file) && fs.existsSync(meta)) {
