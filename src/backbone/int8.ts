@@ -11,6 +11,7 @@
  * `RESNET_PRECISION=fp32|int8` overrides the recorded choice for extraction and serving (default
  * `auto`: the recorded one; fp32 until 03 has measured).
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import { readMetrics } from '../metrics_store';
 import { performance } from 'perf_hooks';
@@ -105,7 +106,8 @@ export async function backboneFeatures(backbone: OnnxBackbone, ids: readonly str
   return { features, imagesPerSecond: ids.length / ((performance.now() - started) / 1000) };
 }
 
-export interface Int8FidelityRow {
+/** A type (not an interface) so rows pass as table records. */
+export type Int8FidelityRow = {
   method: string;
   photos: number;
   cosine_mean: number;
@@ -113,7 +115,7 @@ export interface Int8FidelityRow {
   images_per_second: number;
   fp32_images_per_second: number;
   file: string;
-}
+};
 
 /**
  * Cosine of each int8 model's features to the fp32 backbone's on `ids` (validation photos, never
@@ -136,4 +138,38 @@ export async function measureInt8Fidelity(fp32: OnnxBackbone, models: Int8ModelF
   }
   const bestRow = rows.reduce((a, b) => (b.cosine_mean > a.cosine_mean ? b : a));
   return { rows, best: models[rows.indexOf(bestRow)] };
+}
+
+export interface ServingBackbone {
+  file: string;
+  precision: Precision;
+  views: 1 | 2;
+  /** Why (for /healthcheck and logs). */
+  reason: string;
+}
+
+/**
+ * The backbone and view count the search service runs: the precision of resnetPrecision() (the
+ * int8 model notebook 03 recorded, when it chose int8) and the view count 03 measured
+ * (`serving_views`), else the bundle's fp32 model and its flipTta.
+ */
+export function servingBackbone(fp32File: string, flipTta: boolean, env: NodeJS.ProcessEnv = process.env, recorded: RecordedInt8 = recordedInt8()): ServingBackbone {
+  const bundleViews: 1 | 2 = flipTta ? 2 : 1;
+  const file = recordedModelPath(recorded);
+  // 03's decisions hold for the backbone it measured: the int8 model must come from the bundle's fp32 export.
+  const metaOf = (f: string) => readJsonIfExists(f.replace(/\.onnx$/, '.json')) as { key?: string; quantization?: { fp32_model?: string } } | null;
+  const fp32Key = metaOf(fp32File)?.key;
+  const measured = file !== null && fp32Key !== undefined && metaOf(file)?.quantization?.fp32_model === fp32Key;
+  const views: 1 | 2 = measured && (recorded.serving_views === 1 || recorded.serving_views === 2) ? recorded.serving_views : bundleViews;
+  const viewReason = measured && recorded.serving_views ? 'views as measured by notebook 03' : 'views from the bundle';
+  const precision = resnetPrecision(env, measured ? recorded : {});
+  if (precision === 'fp32') return { file: fp32File, precision, views, reason: `fp32 (${env.RESNET_PRECISION ? `RESNET_PRECISION=${env.RESNET_PRECISION}` : 'notebook 03 did not choose int8 for this backbone'}), ${viewReason}` };
+  if (!measured || !file || !fs.existsSync(file)) {
+    throw new Error(`no int8 model of ${path.basename(fp32File)} recorded by notebook 03 (${file ?? 'none under resnet_int8 in metrics.json'}): run notebook 03 (npm run pipeline -- 03), or serve fp32 with RESNET_PRECISION=fp32`);
+  }
+  return { file, precision, views, reason: `int8 ${recorded.method ?? ''} chosen by notebook 03, ${viewReason}` };
+}
+
+function readJsonIfExists(file: string): unknown {
+  return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : null;
 }

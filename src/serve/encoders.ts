@@ -3,9 +3,10 @@
  *
  * - photo: bytes → sharp decode with the training cache's recipe (toRgbSquare: auto-orient,
  *   flatten, fit 'contain' at the top left on black, lanczos3, 224 px RGB) → Keras "caffe"
- *   preprocessing, plain and mirrored → ResNet-50 avg_pool on onnxruntime (worker threads, so
- *   the request loop stays free) → the MLP head: 256-d embedding (mean of the two views) and class
- *   probabilities (mean of the two softmaxes: notebook 03's flip TTA);
+ *   preprocessing, plain and (when notebook 03 measured that flip TTA pays) mirrored → ResNet-50
+ *   avg_pool on onnxruntime (int8 when 03 chose it: src/backbone/int8.ts servingBackbone; worker
+ *   threads, concurrent requests' views micro-batched into one backbone call) → the MLP head:
+ *   256-d embedding (mean of the views) and class probabilities (mean of the softmaxes);
  * - text: title + description → the tokeniser and training vocabulary of notebook 04 →
  *   `title <sep> description` ids cut/padded to the sequence length → the text CNN: 128-d
  *   embedding (its penultimate Dense layer) and class probabilities.
@@ -18,6 +19,8 @@ import { tf } from '../tf/runtime';
 import { toRgbSquare } from '../data/images';
 import { caffePreprocess } from '../backbone/resnet_tfjs';
 import { OnnxBackbone } from '../backbone/onnx_backbone';
+import { servingBackbone, ServingBackbone } from '../backbone/int8';
+import { MicroBatcher, QueueFullError } from './micro_batcher';
 import { loadModel } from '../train/model_io';
 import '../models/head'; // registers FeatureDense, the head's layer class, for loading
 import { encodeFields, tokenizeFields, Vocabulary, VocabularyState } from '../text/tokenizer';
@@ -96,39 +99,53 @@ export class ImageEncoder {
     private readonly backbone: OnnxBackbone,
     private readonly head: tf.LayersModel,
     private readonly m: ServingManifest['image'],
+    private readonly choice: ServingBackbone,
+    /** Concurrent photos' views → one backbone batch. */
+    private readonly batcher: MicroBatcher<Float32Array, Float32Array>,
   ) {}
 
   static async create(manifest: ServingManifest, dir: string, options: { workers?: number } = {}): Promise<ImageEncoder> {
     const m = manifest.image;
+    const choice = servingBackbone(path.resolve(dir, m.onnx), m.flipTta);
     const backbone = await OnnxBackbone.fromModelFile({
-      file: path.resolve(dir, m.onnx), inputName: m.inputName, outputNames: [m.output], inputShape: ['N', m.size, m.size, 3],
+      file: choice.file, inputName: m.inputName, outputNames: [m.output], inputShape: ['N', m.size, m.size, 3],
     }, { workers: options.workers });
     const loaded = await loadModel(path.resolve(dir, m.head));
     const head = tf.model({ inputs: loaded.inputs, outputs: [loaded.getLayer(m.embeddingLayer).output as tf.SymbolicTensor, loaded.outputs[0]] });
-    return new ImageEncoder(backbone, head, m);
+    const per = m.size * m.size * 3;
+    const batcher = new MicroBatcher<Float32Array, Float32Array>({
+      windowMs: 3, maxBatch: 16, maxConcurrent: Math.max(1, backbone.workers), maxQueue: 64,
+      run: async (views) => {
+        const x = new Float32Array(views.length * per);
+        views.forEach((v, i) => x.set(v, i * per));
+        const out = (await backbone.run(x, views.length))[m.output].data;
+        return views.map((_, i) => out.slice(i * m.featureDim, (i + 1) * m.featureDim));
+      },
+    });
+    return new ImageEncoder(backbone, head, m, choice, batcher);
   }
 
   describe(): string {
-    return `${this.m.model}; ${this.backbone.describe()}`;
+    return `${this.m.model}; ${this.choice.precision} backbone, ${this.choice.views} view${this.choice.views === 1 ? '' : 's'} per photo (${this.choice.reason}); ` +
+      `micro-batches of up to ${this.batcher.maxBatch} views; ${this.backbone.describe()}`;
   }
 
   /** Embedding + probabilities of one photo (its pixels from decodePhoto). */
   async encode(rgb: Uint8Array): Promise<EncodedPhoto> {
     const s = this.m.size;
-    const views = this.m.flipTta ? 2 : 1;
-    const x = new Float32Array(views * s * s * 3);
-    caffePreprocess(rgb, 1, s, x.subarray(0, s * s * 3), false);
-    if (views === 2) caffePreprocess(rgb, 1, s, x.subarray(s * s * 3), true);
-    // One view per backbone call: with two workers the plain and mirrored passes run side by side.
-    const per = s * s * 3;
-    const outs = await Promise.all(Array.from({ length: views }, (_, v) => this.backbone.run(x.slice(v * per, (v + 1) * per), 1)));
-    const features = new Float32Array(views * this.m.featureDim);
-    outs.forEach((o, v) => features.set(o[this.m.output].data, v * this.m.featureDim));
+    const views = this.choice.views;
+    const d = this.m.featureDim;
+    // Each view joins the next backbone batch with other requests' views (micro-batching).
+    const features = new Float32Array(views * d);
+    const outs = await Promise.all(Array.from({ length: views }, (_, v) => this.batcher.submit(caffePreprocess(rgb, 1, s, undefined, v === 1))))
+      .catch((err: unknown) => {
+        throw err instanceof QueueFullError ? new InputError(503, err.message) : err;
+      });
+    outs.forEach((o, v) => features.set(o, v * d));
     const [emb, logits] = tf.tidy(() => {
-      const [e, l] = this.head.predict(tf.tensor2d(features, [views, this.m.featureDim])) as tf.Tensor[];
+      const [e, l] = this.head.predict(tf.tensor2d(features, [views, d])) as tf.Tensor[];
       return [e.dataSync() as Float32Array, l.dataSync() as Float32Array];
     });
-    const d = this.m.featureDim;
     return {
       embedding: meanRows(emb, views), probabilities: meanRows(softmaxRows(logits, views), views),
       views: Array.from({ length: views }, (_, v) => features.slice(v * d, (v + 1) * d)),
