@@ -28,6 +28,7 @@ import { PATHS } from '../config';
 import { contentKey } from '../artifacts/content_key';
 import { imageRecipe } from '../data/images';
 import { ImagePixelSource } from '../data/loader';
+import type { Int8Quantization } from './onnx_export';
 import { caffePreprocess, CAFFE_BGR_MEANS, FEATURE_LAYER, RESNET_FEATURE_DIM, RESNET_INPUT_SIZE } from './resnet_tfjs';
 
 export type FeatureDtype = 'float32' | 'float16';
@@ -49,6 +50,8 @@ export interface FeatureSpec {
   flip: boolean;
   dim: number;
   dtype: FeatureDtype;
+  /** Only for features of an int8 backbone (onnx_export.ts ensureInt8OnnxModels): what was quantised how. fp32 specs have no such field. */
+  quantization?: Int8Quantization;
 }
 
 export const FEATURES_DIR = path.join(PATHS.clean, 'features');
@@ -68,6 +71,11 @@ export function resnetFeatureSpec(weightsHash: string, options: { flip?: boolean
     dim: RESNET_FEATURE_DIM,
     dtype: options.dtype ?? 'float32',
   };
+}
+
+/** The spec of the same features computed by an int8 model: the fp32 spec plus its `quantization` (so its own key and files). */
+export function int8FeatureSpec(fp32: FeatureSpec, quantization: Int8Quantization): FeatureSpec {
+  return { ...fp32, quantization };
 }
 
 /** Stable hash of a spec (key order does not matter). */
@@ -149,7 +157,7 @@ export class FeatureStore {
   private fd: number | null = null;
 
   /** Opens (or creates) the store for `spec` in `dir`; repairs a torn tail left by an interruption. */
-  constructor(readonly spec: FeatureSpec, readonly dir: string = FEATURES_DIR, name = `${spec.backbone}_${spec.layer}_${spec.size}${spec.flip ? '_flip' : ''}`) {
+  constructor(readonly spec: FeatureSpec, readonly dir: string = FEATURES_DIR, name = `${spec.backbone}_${spec.layer}_${spec.size}${spec.flip ? '_flip' : ''}${spec.quantization ? '_int8' : ''}`) {
     if (!Number.isInteger(spec.dim) || spec.dim <= 0) throw new Error(`feature dim must be a positive integer, got ${spec.dim}`);
     this.key = featureKey(spec);
     const base = path.join(dir, `${name}_${this.key}`);

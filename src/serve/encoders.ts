@@ -4,7 +4,8 @@
  * - `decodePhoto`: bytes → sharp decode with the training cache's recipe (toRgbSquare:
  *   auto-orient, flatten, fit 'contain' at the top left on black, lanczos3, 224 px RGB);
  * - `PhotoFeaturizer`: those pixels → ResNet-50 avg_pool features per view, as the feature
- *   cache holds them (the predictors in src/predictors/ do the rest, text included).
+ *   cache holds them (int8 when notebook 03 chose it: src/backbone/int8.ts servingBackbone;
+ *   concurrent requests' views micro-batched into one backbone call) (the predictors in src/predictors/ do the rest, text included).
  *
  * Bad input is reported with an `InputError` (status 4xx and a reason), never a crash.
  */
@@ -13,6 +14,8 @@ import sharp, { Metadata } from 'sharp';
 import { toRgbSquare } from '../data/images';
 import { caffePreprocess } from '../backbone/resnet_tfjs';
 import { OnnxBackbone } from '../backbone/onnx_backbone';
+import { servingBackbone, ServingBackbone } from '../backbone/int8';
+import { MicroBatcher, QueueFullError } from './micro_batcher';
 import type { ServingManifest } from './bundle';
 
 /** A client error: HTTP status + a reason for the response body. */
@@ -54,18 +57,36 @@ export async function decodePhoto(bytes: Buffer, size: number): Promise<Buffer> 
 
 /**
  * Photo bytes → backbone features, exactly as the feature cache was filled: decoded pixels →
- * Keras "caffe" preprocessing, plain (and mirrored when the image predictor reads two views) →
- * ResNet-50 avg_pool on onnxruntime (worker threads, so the request loop stays free).
+ * Keras "caffe" preprocessing, plain (and mirrored when the predictors read two views) →
+ * ResNet-50 avg_pool on onnxruntime (worker threads, so the request loop stays free; the views
+ * of concurrent requests share one backbone call).
  */
 export class PhotoFeaturizer {
-  private constructor(private readonly backbone: OnnxBackbone, private readonly m: ServingManifest['backbone'], readonly views: number) {}
+  private constructor(
+    private readonly backbone: OnnxBackbone,
+    private readonly m: ServingManifest['backbone'],
+    readonly views: number,
+    private readonly choice: ServingBackbone,
+    private readonly batcher: MicroBatcher<Float32Array, Float32Array>,
+  ) {}
 
   static async create(manifest: ServingManifest, dir: string, views: number, options: { workers?: number } = {}): Promise<PhotoFeaturizer> {
     const m = manifest.backbone;
+    const choice = servingBackbone(path.resolve(dir, m.onnx), views === 2);
     const backbone = await OnnxBackbone.fromModelFile({
-      file: path.resolve(dir, m.onnx), inputName: m.inputName, outputNames: [m.output], inputShape: ['N', m.size, m.size, 3],
+      file: choice.file, inputName: m.inputName, outputNames: [m.output], inputShape: ['N', m.size, m.size, 3],
     }, { workers: options.workers });
-    return new PhotoFeaturizer(backbone, m, views);
+    const per = m.size * m.size * 3;
+    const batcher = new MicroBatcher<Float32Array, Float32Array>({
+      windowMs: 3, maxBatch: 16, maxConcurrent: Math.max(1, backbone.workers), maxQueue: 64,
+      run: async (inputs) => {
+        const x = new Float32Array(inputs.length * per);
+        inputs.forEach((v, i) => x.set(v, i * per));
+        const out = (await backbone.run(x, inputs.length))[m.output].data;
+        return inputs.map((_, i) => out.slice(i * m.featureDim, (i + 1) * m.featureDim));
+      },
+    });
+    return new PhotoFeaturizer(backbone, m, views, choice, batcher);
   }
 
   get size(): number {
@@ -73,20 +94,17 @@ export class PhotoFeaturizer {
   }
 
   describe(): string {
-    return `ResNet-50 ${this.m.output} on ${this.backbone.describe()}, ${this.views} view(s) per photo`;
+    return `ResNet-50 ${this.m.output}, ${this.choice.precision} (${this.choice.reason.split(',')[0]}), ${this.views} view(s) per photo, ` +
+      `micro-batches of up to ${this.batcher.maxBatch} views; ${this.backbone.describe()}`;
   }
 
-  /** Feature vectors of one photo (its pixels from decodePhoto): [plain] or [plain, mirrored]. */
+  /** Feature vectors of one photo (its pixels from decodePhoto): [plain] or [plain, mirrored]. 503 when the backbone queue is full. */
   async features(rgb: Uint8Array): Promise<Float32Array[]> {
     const s = this.m.size;
-    const per = s * s * 3;
-    // One view per backbone call: with two workers the plain and mirrored passes run side by side.
-    return Promise.all(Array.from({ length: this.views }, async (_, v) => {
-      const x = new Float32Array(per);
-      caffePreprocess(rgb, 1, s, x, v === 1);
-      const out = await this.backbone.run(x, 1);
-      return Float32Array.from(out[this.m.output].data);
-    }));
+    return Promise.all(Array.from({ length: this.views }, (_, v) => this.batcher.submit(caffePreprocess(rgb, 1, s, undefined, v === 1))))
+      .catch((err: unknown) => {
+        throw err instanceof QueueFullError ? new InputError(503, err.message) : err;
+      });
   }
 
   async release(): Promise<void> {
