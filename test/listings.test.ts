@@ -179,7 +179,7 @@ test('malformed records of both tables are quarantined with line and raw text, a
   ].join('\n')), 'Products.csv'));
   assert.deepEqual(products.listings.map((l) => l.id), [uid(1), uid(4)]);
   assert.equal(products.report.rowsIn, 4);
-  assert.deepEqual(products.report.quarantinedByReason, { malformed_wrong_field_count: 1, malformed_unbalanced_quote: 1 });
+  assert.deepEqual(products.report.quarantinedByReason, { malformed_wrong_field_count: 1, malformed_text_after_closing_quote: 1 });
   assert.deepEqual(products.report.quarantinedRows.map((r) => r.line), [3, 4]);
   assert.match(String(products.report.quarantinedRows[0].raw), /^2,.*Sturdy, with arms/);
   assert.equal(products.report.encoding?.encoding, 'utf-8');
