@@ -8,7 +8,7 @@
  *    good for price regression but is still a fine example of its category.
  * The report counts both, and rows in = kept + quarantined exactly.
  */
-import { crossPostFamilies, CrossPostReport } from './crosspost';
+import { assignFamilies, CrossPostReport } from './crosspost';
 import { CsvTable, readCsvFile, TextEncodingNote } from './csv';
 import { Listing } from './types';
 
@@ -357,11 +357,9 @@ export function cleanProducts(table: CsvTable): ProductCleaning {
   }
 
   const listings = candidates.map((c) => c.listing);
-  const { familyOf, report: crossPosts } = crossPostFamilies(listings);
-  for (const listing of listings) {
-    listing.family = familyOf.get(listing.id) ?? listing.id;
-    for (const flag of listing.flags) increment(flags, flag);
-  }
+  // Text rules only here; notebook 00 joins families again once the photos are hashed.
+  const crossPosts = assignFamilies(listings);
+  for (const listing of listings) for (const flag of listing.flags) increment(flags, flag);
 
   const quarantinedByReason: Record<string, number> = {};
   for (const row of quarantinedRows) increment(quarantinedByReason, row.reason);

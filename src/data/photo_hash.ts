@@ -78,3 +78,98 @@ export function pairDistanceHistogram(photos: readonly HashedPhoto[], keptUpTo =
   }
   return { histogram, pairs, close, keptUpTo };
 }
+
+export interface PairDistancesByGroup extends PairDistances {
+  /** The same, only pairs whose products are in different groups (main categories): almost all unrelated. */
+  otherGroupHistogram: number[];
+  otherGroupPairs: number;
+  /** Pairs of byte-identical files (all at distance 0): the exact rule joins them anyway. */
+  sameFilePairs: number;
+  sameFilePairsAcrossGroups: number;
+}
+
+/** pairDistanceHistogram plus the histogram of pairs across groups, the null the threshold is read against. */
+export function pairDistancesByGroup(photos: readonly HashedPhoto[], groupOf: (productId: string) => string, keptUpTo = 16): PairDistancesByGroup {
+  const base = pairDistanceHistogram(photos, keptUpTo);
+  // Pairs across groups at every distance: count them from the complement (same-group pairs), which is far cheaper.
+  const sameGroup = new Array<number>(65).fill(0);
+  let sameGroupPairs = 0;
+  const byGroup = new Map<string, number[]>();
+  photos.forEach((p, i) => {
+    const g = groupOf(p.productId);
+    const list = byGroup.get(g);
+    if (list) list.push(i);
+    else byGroup.set(g, [i]);
+  });
+  for (const members of byGroup.values()) {
+    for (let x = 0; x < members.length; x++) {
+      for (let y = x + 1; y < members.length; y++) {
+        const a = photos[members[x]];
+        const b = photos[members[y]];
+        if (a.productId === b.productId) continue;
+        sameGroup[hammingDistance(a.dHash, b.dHash)]++;
+        sameGroupPairs++;
+      }
+    }
+  }
+  const sameFile = base.close.filter((c) => photos[c.a].md5 === photos[c.b].md5);
+  const sameFilePairsAcrossGroups = sameFile.filter((c) => groupOf(photos[c.a].productId) !== groupOf(photos[c.b].productId)).length;
+  return {
+    ...base,
+    otherGroupHistogram: base.histogram.map((n, d) => n - sameGroup[d]),
+    otherGroupPairs: base.pairs - sameGroupPairs,
+    sameFilePairs: sameFile.length,
+    sameFilePairsAcrossGroups,
+  };
+}
+
+export interface ThresholdChoice {
+  /** Largest distance still called "the same photo"; -1 when even distance 0 fails the bar. */
+  threshold: number;
+  maxFalseShare: number;
+  /** Share of all pairs that are across groups: what a random pair looks like. */
+  nullShare: number;
+  /** Per distance: pairs (byte-identical files left out), across-group pairs, and the estimated false share up to it. */
+  table: Array<{ distance: number; pairs: number; acrossGroups: number; estimatedFalseShareUpTo: number }>;
+}
+
+/**
+ * Reads the near-duplicate threshold off the measured histograms. Unrelated photos fall across
+ * main categories at the null share (≈ 0.92 with 13 categories); copies of one photo almost never
+ * do. So among pairs within distance T, across-group pairs / null share estimates how many are
+ * chance. T is the largest distance, scanning up from 0, at which that estimated false share of
+ * the pairs the rule would ADD (byte-identical files excluded: the exact rule has them) stays
+ * ≤ maxFalseShare. The estimate is conservative: a real copy listed under two categories counts
+ * as chance.
+ */
+export function chooseDHashThreshold(d: PairDistancesByGroup, maxFalseShare = 0.1, maxThreshold = d.keptUpTo): ThresholdChoice {
+  const nullShare = d.otherGroupPairs / Math.max(1, d.pairs);
+  const table: ThresholdChoice['table'] = [];
+  let pairs = 0;
+  let across = 0;
+  let threshold = -1;
+  let failed = false;
+  for (let t = 0; t <= maxThreshold; t++) {
+    const atT = d.histogram[t] - (t === 0 ? d.sameFilePairs : 0);
+    pairs += atT;
+    const acrossAtT = d.otherGroupHistogram[t] - (t === 0 ? d.sameFilePairsAcrossGroups : 0);
+    across += acrossAtT;
+    const share = pairs > 0 ? Math.min(1, across / nullShare / pairs) : 0;
+    table.push({ distance: t, pairs: atT, acrossGroups: acrossAtT, estimatedFalseShareUpTo: share });
+    if (!failed && share <= maxFalseShare) threshold = t;
+    else failed = true;
+  }
+  return { threshold, maxFalseShare, nullShare, table };
+}
+
+/** Everything notebook 00 needs for rules 3 and 4: the measured distances, the chosen threshold, the links. */
+export function measurePhotoLinks(
+  photos: readonly HashedPhoto[],
+  groupOf: (productId: string) => string,
+  maxFalseShare = 0.1,
+): { distances: PairDistancesByGroup; choice: ThresholdChoice; links: { photos: readonly HashedPhoto[]; nearPairs: Array<{ a: number; b: number }>; dHashThreshold: number } } {
+  const distances = pairDistancesByGroup(photos, groupOf);
+  const choice = chooseDHashThreshold(distances, maxFalseShare);
+  const nearPairs = distances.close.filter((c) => c.distance <= choice.threshold);
+  return { distances, choice, links: { photos, nearPairs, dHashThreshold: choice.threshold } };
+}
