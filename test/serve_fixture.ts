@@ -127,15 +127,15 @@ export async function buildTinyBundle(dir: string, options: { fusion?: 'concat' 
     for (const l of listings) {
       const photoEmbeddings: Float32Array[] = [];
       for (const bytes of l.photoBytes) {
-        const q = await service.encode({ image: bytes });
+        const q = await service.encode({ images: [bytes] });
         photoEmbeddings.push(q.image!.embedding);
         image.push(...q.image!.embedding);
       }
-      const t = await service.encode({ title: l.title, description: l.description });
+      const t = await service.encode({ images: [], title: l.title, description: l.description });
       textVectors.push(...t.text!.embedding);
       if (fusionKind === 'model') {
         // The fusion model's gallery vector from the first photo + the text (what a query of both computes).
-        const q = await service.encode({ image: l.photoBytes[0], title: l.title, description: l.description });
+        const q = await service.encode({ images: [l.photoBytes[0]], title: l.title, description: l.description });
         fused.push(...q.fused!);
       } else {
         const mean = photoEmbeddings[0].map((_, j) => photoEmbeddings.reduce((s, e) => s + e[j], 0) / photoEmbeddings.length);

@@ -446,12 +446,20 @@ export function imageRecipe(size: number): ImageRecipe {
   return { version: 1, size, fit: 'contain', position: 'left top', background: [0, 0, 0], kernel: 'lanczos3', autoOrient: true };
 }
 
+/** Limits for untrusted input (the service): they never change the output, only refuse or stop. */
+export interface DecodeGuard {
+  /** sharp refuses images with more pixels than this (checked from the header). */
+  limitInputPixels?: number;
+  /** sharp stops a conversion that runs longer than this. */
+  timeoutSeconds?: number;
+}
+
 /**
  * Decodes `input` (a path or the file's bytes) and returns size·size·3 bytes, RGB, row-major.
  * Grayscale is replicated, CMYK converted to sRGB, alpha flattened onto black, and
  * non-square images scaled to fit and padded with black (recipe above).
  */
-export async function toRgbSquare(input: string | Buffer, size: number): Promise<Buffer> {
+export async function toRgbSquare(input: string | Buffer, size: number, guard: DecodeGuard = {}): Promise<Buffer> {
   const recipe = imageRecipe(size);
   const [r, g, b] = recipe.background;
   const where = typeof input === 'string' ? input : 'image buffer';
@@ -459,7 +467,9 @@ export async function toRgbSquare(input: string | Buffer, size: number): Promise
   try {
     // Reading the file in Node and handing sharp the bytes measured faster than sharp opening it.
     const bytes = typeof input === 'string' ? await fs.promises.readFile(input) : input;
-    out = await sharp(bytes, { failOn: 'warning' })
+    let image = sharp(bytes, { failOn: 'warning', ...(guard.limitInputPixels ? { limitInputPixels: guard.limitInputPixels } : {}) });
+    if (guard.timeoutSeconds) image = image.timeout({ seconds: guard.timeoutSeconds });
+    out = await image
       .rotate()
       .flatten({ background: { r, g, b } })
       .resize(size, size, { fit: recipe.fit, position: recipe.position, background: { r, g, b, alpha: 1 }, kernel: recipe.kernel })

@@ -140,9 +140,12 @@ export interface ThresholdChoice {
  * chance. T is the largest distance, scanning up from 0, at which that estimated false share of
  * the pairs the rule would ADD (byte-identical files excluded: the exact rule has them) stays
  * ≤ maxFalseShare. The estimate is conservative: a real copy listed under two categories counts
- * as chance.
+ * as chance. The default bar (20 %) leans towards joining: a false join only makes one family
+ * bigger, a missed copy is a photo shared by train and test.
  */
-export function chooseDHashThreshold(d: PairDistancesByGroup, maxFalseShare = 0.1, maxThreshold = d.keptUpTo): ThresholdChoice {
+export const DEFAULT_MAX_FALSE_SHARE = 0.2;
+
+export function chooseDHashThreshold(d: PairDistancesByGroup, maxFalseShare = DEFAULT_MAX_FALSE_SHARE, maxThreshold = d.keptUpTo): ThresholdChoice {
   const nullShare = d.otherGroupPairs / Math.max(1, d.pairs);
   const table: ThresholdChoice['table'] = [];
   let pairs = 0;
@@ -166,7 +169,7 @@ export function chooseDHashThreshold(d: PairDistancesByGroup, maxFalseShare = 0.
 export function measurePhotoLinks(
   photos: readonly HashedPhoto[],
   groupOf: (productId: string) => string,
-  maxFalseShare = 0.1,
+  maxFalseShare = DEFAULT_MAX_FALSE_SHARE,
 ): { distances: PairDistancesByGroup; choice: ThresholdChoice; links: { photos: readonly HashedPhoto[]; nearPairs: Array<{ a: number; b: number }>; dHashThreshold: number } } {
   const distances = pairDistancesByGroup(photos, groupOf);
   const choice = chooseDHashThreshold(distances, maxFalseShare);

@@ -19,7 +19,8 @@ import { loadModel } from '../train/model_io';
 import { FusionManifest, FusionPredictor } from '../models/fusion';
 
 export interface Query {
-  image?: Buffer;
+  /** 0 to MAX_PHOTOS photos of the listing (server.ts). */
+  images: Buffer[];
   title?: string;
   description?: string;
 }
@@ -126,14 +127,15 @@ export class SearchService {
     const title = (query.title ?? '').trim();
     const description = (query.description ?? '').trim();
     const hasText = title.length > 0 || description.length > 0;
-    if (!query.image && !hasText) {
+    const image = query.images[0]; // (one photo for now: multi-photo aggregation comes with the service rewrite)
+    if (!image && !hasText) {
       throw new InputError(400, 'missing fields: send an image file (field "image") and/or a "title" / "description"');
     }
     const timings: Record<string, number> = {};
-    const out: EncodedQuery = { kind: query.image && hasText ? 'image+text' : query.image ? 'image' : 'text', timings };
-    if (query.image) {
+    const out: EncodedQuery = { kind: image && hasText ? 'image+text' : image ? 'image' : 'text', timings };
+    if (image) {
       let t = performance.now();
-      const rgb = await decodePhoto(query.image, this.manifest.image.size);
+      const rgb = await decodePhoto(image, this.manifest.image.size);
       timings.decode_ms = performance.now() - t;
       t = performance.now();
       out.image = await this.image.encode(rgb);
