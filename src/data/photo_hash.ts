@@ -144,8 +144,10 @@ export interface ThresholdChoice {
  * bigger, a missed copy is a photo shared by train and test.
  */
 export const DEFAULT_MAX_FALSE_SHARE = 0.2;
+/** Never further than this (bits of 64), whatever a small sample suggests: beyond, pictures merely look alike. */
+export const MAX_DHASH_THRESHOLD = 10;
 
-export function chooseDHashThreshold(d: PairDistancesByGroup, maxFalseShare = DEFAULT_MAX_FALSE_SHARE, maxThreshold = d.keptUpTo): ThresholdChoice {
+export function chooseDHashThreshold(d: PairDistancesByGroup, maxFalseShare = DEFAULT_MAX_FALSE_SHARE, maxThreshold = Math.min(MAX_DHASH_THRESHOLD, d.keptUpTo)): ThresholdChoice {
   const nullShare = d.otherGroupPairs / Math.max(1, d.pairs);
   const table: ThresholdChoice['table'] = [];
   let pairs = 0;
