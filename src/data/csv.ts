@@ -76,9 +76,10 @@ const COMMA = 44; // ,
 const LF = 10; // \n
 const CR = 13; // \r
 
+// A string discriminant: tslab compiles without strictNullChecks, where `ok: true | false` does not narrow.
 type RecordRead =
-  | { ok: true; fields: string[]; next: number; nextLine: number }
-  | { ok: false; reason: CsvRowProblem; detail: string; problemLine: number };
+  | { kind: 'record'; fields: string[]; next: number; nextLine: number }
+  | { kind: 'problem'; reason: CsvRowProblem; detail: string; problemLine: number };
 
 /**
  * Reads the record starting at `pos` (on line `line`).
@@ -98,7 +99,7 @@ function readRecord(text: string, pos: number, line: number): RecordRead {
       pos++;
       for (;;) {
         if (pos >= length) {
-          return { ok: false, reason: 'unbalanced_quote', detail: 'quoted field is never closed (unbalanced ")', problemLine: quoteLine };
+          return { kind: 'problem', reason: 'unbalanced_quote', detail: 'quoted field is never closed (unbalanced ")', problemLine: quoteLine };
         }
         const code = text.charCodeAt(pos);
         if (code === QUOTE) {
@@ -122,15 +123,15 @@ function readRecord(text: string, pos: number, line: number): RecordRead {
         pos++;
         if (pos >= length) {
           fields.push('');
-          return { ok: true, fields, next: pos, nextLine: line };
+          return { kind: 'record', fields, next: pos, nextLine: line };
         }
       } else if (after === LF) {
-        return { ok: true, fields, next: pos + 1, nextLine: line + 1 };
+        return { kind: 'record', fields, next: pos + 1, nextLine: line + 1 };
       } else if (after === CR && (pos + 1 >= length || text.charCodeAt(pos + 1) === LF)) {
-        return { ok: true, fields, next: pos + 2, nextLine: line + 1 };
+        return { kind: 'record', fields, next: pos + 2, nextLine: line + 1 };
       } else {
         return {
-          ok: false, reason: 'text_after_closing_quote', problemLine: line,
+          kind: 'problem', reason: 'text_after_closing_quote', problemLine: line,
           detail: `unexpected ${JSON.stringify(text[pos])} after the closing quote of field ${fields.length}`,
         };
       }
@@ -147,15 +148,15 @@ function readRecord(text: string, pos: number, line: number): RecordRead {
       // "\r\n" ends the line: that \r is part of the line ending, not of the field.
       if (atLineEnd && end > start && text.charCodeAt(end - 1) === CR) end--;
       fields.push(text.slice(start, end));
-      if (pos >= length) return { ok: true, fields, next: pos, nextLine: line };
+      if (pos >= length) return { kind: 'record', fields, next: pos, nextLine: line };
       if (text.charCodeAt(pos) === COMMA) {
         pos++;
         if (pos >= length) {
           fields.push('');
-          return { ok: true, fields, next: pos, nextLine: line };
+          return { kind: 'record', fields, next: pos, nextLine: line };
         }
       } else {
-        return { ok: true, fields, next: pos + 1, nextLine: line + 1 };
+        return { kind: 'record', fields, next: pos + 1, nextLine: line + 1 };
       }
     }
   }
@@ -200,7 +201,7 @@ export function scanCsvRecords(
       continue;
     }
     const read = readRecord(text, pos, line);
-    if (!read.ok) {
+    if (read.kind === 'problem') {
       setAsideFirstLine(read.reason, read.problemLine === line ? read.detail : `${read.detail} (from line ${read.problemLine})`);
       continue;
     }

@@ -201,8 +201,8 @@ export async function inspectImages(
     const opened = await readImageFile(check.file as string);
     if (opened.link) check.notes = ['symlink'];
     if ('problem' in opened) {
-      // The file itself is unusable: that outranks how the row is linked, except for orphans and duplicates.
-      check.status = linkStatus.get(check) === 'orphan_file' ? 'orphan_file' : opened.problem;
+      // The entry itself is unusable: that outranks how the row is linked (an orphan folder is not an orphan file).
+      check.status = opened.problem;
       check.error = opened.error;
       return;
     }
