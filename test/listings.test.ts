@@ -182,6 +182,7 @@ test('malformed records of both tables are quarantined with line and raw text, a
   assert.deepEqual(products.report.quarantinedByReason, { malformed_wrong_field_count: 1, malformed_text_after_closing_quote: 1 });
   assert.deepEqual(products.report.quarantinedRows.map((r) => r.line), [3, 4]);
   assert.match(String(products.report.quarantinedRows[0].raw), /^2,.*Sturdy, with arms/);
+  assert.equal(products.report.quarantinedRows[0].id, uid(2), 'the id is still read from a malformed record');
   assert.equal(products.report.encoding?.encoding, 'utf-8');
 
   const images = cleanImageTable(parseCsvInput(`,id,product_id\n0,p1,${uid(1)}\n1,p2\n2,p3,${uid(4)}\n`, 'Images.csv'), { kept: [uid(1), uid(4)] });

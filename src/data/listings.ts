@@ -84,8 +84,12 @@ const RAW_TEXT_MAX_CHARS = 500;
  * reason `malformed_<problem>`, with the record's line and raw text.
  */
 export function malformedRows(table: CsvTable): QuarantinedRow[] {
+  // The record's id, when a uuid can still be seen in it (both tables put their id first): lets
+  // Images.csv rows of a malformed product be reported as "quarantined product", not "unknown".
+  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
   return table.quarantined.map((q) => ({
-    source: table.source, line: q.line, id: '', reason: `malformed_${q.reason}`, field: '(record)', detail: q.detail,
+    source: table.source, line: q.line, id: q.raw.split(',').find((f) => uuid.test(f.trim()))?.trim() ?? '',
+    reason: `malformed_${q.reason}`, field: '(record)', detail: q.detail,
     raw: q.raw.length > RAW_TEXT_MAX_CHARS ? `${q.raw.slice(0, RAW_TEXT_MAX_CHARS)}…` : q.raw,
   }));
 }
