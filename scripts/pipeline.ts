@@ -4,9 +4,9 @@
  * Runs notebooks/NN_*.ipynb in order, each in a fresh tslab kernel (scripts/run_notebook.py),
  * writes executed notebooks + HTML to outputs/notebooks/ (smoke: outputs/smoke/notebooks/),
  * prints per-notebook wall time and closes with `N passed, N failed, N skipped`.
- * Asked for one notebook, it first runs the notebooks it depends on that have not yet
- * completed in this profile (their caches are reused otherwise).
- *
+ * Asked for one notebook, it first runs the notebooks it depends on that are not fresh in this
+ * profile: never run, or run on another data set or on upstream outputs that changed since
+ * (src/pipeline_stamps.ts); fresh ones' caches are reused. It ends by listing what is stale.
  * `--cold` runs from empty caches: CACHE_ROOT (src/config.ts) points every notebook at a new temporary
  * folder (removed afterwards; the user's data/clean and outputs/models are never touched), and the
  * wall times go to run.cold_wall_seconds instead of run.wall_seconds.
@@ -19,6 +19,7 @@ import { CACHE_ROOT, PATHS, PROFILE } from '../src/config';
 import { readMetrics, recordMetrics } from '../src/metrics_store';
 import { writeReport } from '../src/eval/report';
 import { dependencyMap, STAGES } from '../src/artifacts/registry';
+import { currentInputs, datasetFingerprint, memoised, staleReason, writeStamp } from '../src/pipeline_stamps';
 
 /** What each notebook reads from earlier ones: the stage list of the artifact registry. */
 const DEPENDS_ON = dependencyMap();
@@ -68,8 +69,10 @@ function main(): number {
   const cacheRoot = cold ? fs.mkdtempSync(path.join(process.env.COLD_CACHE_PARENT ?? os.tmpdir(), 'marketplace-cold-')) : CACHE_ROOT;
   const STAMP_DIR = stampDir(cacheRoot);
   const notebooks = listNotebooks();
-  const stampOf = (id: string) => path.join(STAMP_DIR, `${id}.json`);
-  const order = plan(requested, notebooks, (id) => fs.existsSync(stampOf(id)));
+  const dataset = memoised(() => datasetFingerprint(PATHS.raw));
+  const stale = (id: string) => staleReason(STAMP_DIR, id, DEPENDS_ON, dataset);
+  const order = plan(requested, notebooks, (id) => stale(id) === null);
+  for (const id of order) if (!requested.includes(id)) console.log(`pipeline: running ${id} first: ${stale(id)}`);
   fs.mkdirSync(OUT_DIR, { recursive: true });
   fs.mkdirSync(STAMP_DIR, { recursive: true });
   console.log(`pipeline: profile ${PROFILE.name}, notebooks ${order.join(' ') || '(none)'} -> ${path.relative(PATHS.root, OUT_DIR)}/`);
@@ -93,7 +96,7 @@ function main(): number {
     const base = file.replace(/\.ipynb$/, '');
     const outIpynb = path.join(OUT_DIR, `${base}.ipynb`);
     console.log(`\n=== ${file} (${PROFILE.name}) ===`);
-    fs.rmSync(stampOf(id), { force: true });
+    fs.rmSync(path.join(STAMP_DIR, `${id}.json`), { force: true });
     const t0 = Date.now();
     const r = spawnSync('/usr/bin/python3', [path.join(PATHS.root, 'scripts', 'run_notebook.py'),
       path.join(NOTEBOOK_DIR, file), outIpynb, path.join(OUT_DIR, `${base}.html`), KERNEL],
@@ -102,7 +105,7 @@ function main(): number {
     wall[id] = Math.round(seconds * 10) / 10;
     if (r.status === 0) {
       passed++;
-      fs.writeFileSync(stampOf(id), JSON.stringify({ notebook: file, finished: new Date().toISOString(), seconds }));
+      writeStamp(STAMP_DIR, id, { notebook: file, seconds, inputs: currentInputs(STAMP_DIR, id, DEPENDS_ON, dataset) });
       // Let a user's Notebook/JupyterLab on this machine run the interactive plots of the executed copy.
       spawnSync('/usr/bin/jupyter', ['trust', outIpynb], { env, stdio: 'ignore' });
       console.log(`=== ${file}: ok in ${fmtSeconds(seconds)} ===`);
@@ -135,6 +138,8 @@ function main(): number {
   }
   console.log('\nwall time per notebook: ' + Object.entries(wall).map(([k, v]) => `${k} ${fmtSeconds(v)}`).join(', '));
   console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+  const staleNow = [...notebooks.keys()].map((id) => [id, stale(id)] as const).filter(([, why]) => why !== null && !why.includes('not run'));
+  for (const [id, why] of staleNow) console.log(`stale: ${id} (${why}): run npm run pipeline -- ${id}`);
   return failed === 0 ? 0 : 1;
 }
 

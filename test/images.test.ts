@@ -97,8 +97,9 @@ test('each kind of file gets its status', () => {
   for (const [id, status] of Object.entries(expected)) assert.equal(check(id).status, status, id);
   assert.equal(inspection.checks.filter((c) => c.id === 'good').map((c) => c.status).join(), 'ok,duplicate_row');
   assert.deepEqual(inspection.counts, {
-    ok: 6, missing_file: 1, duplicate_row: 1, orphan_file: 1, unknown_product: 1, corrupt: 3, too_small: 1,
+    ok: 6, missing_file: 1, dangling_link: 0, not_a_file: 0, unreadable: 0, duplicate_row: 1, orphan_file: 1, unknown_product: 1, corrupt: 3, too_small: 1,
   });
+  assert.deepEqual(inspection.folder, { entries: 13, imageNames: 12, other: { other_file_name: 1, other_folder: 0, other_link: 0, other_special: 0 } });
   assert.equal(inspection.rows, 13);
   assert.equal(inspection.files, 12, 'notes.txt is not an image file');
 });
@@ -130,7 +131,7 @@ test('inspection cache: a re-run decodes only new or changed files', async () =>
   const cacheFile = path.join(dir, 'inspection.json');
   const rows = inspection.checks.filter((c) => c.productId !== null).map((c) => ({ id: c.id, productId: c.productId as string }));
   const first = await inspectImages(imagesDir, rows, new Set([KEPT]), { cacheFile });
-  assert.equal(first.decoded, 12);
+  assert.equal(first.decoded, 11, '12 files, two of them identical (orphan and dropped): decoded once');
   const again = await inspectImages(imagesDir, rows, new Set([KEPT]), { cacheFile });
   assert.equal(again.decoded, 0);
   assert.deepEqual(again.checks, first.checks, 'cached results are the same results');
@@ -142,7 +143,7 @@ test('inspection cache: a re-run decodes only new or changed files', async () =>
     assert.equal(changed.decoded, 2, 'the new orphan and the rewritten file');
     assert.equal(changed.checks.find((c) => c.id === 'tiny')?.status, 'ok');
     const stricter = await inspectImages(imagesDir, rows, new Set([KEPT]), { cacheFile, minSide: 33 });
-    assert.equal(stricter.decoded, 13, 'another minSide decodes everything again');
+    assert.equal(stricter.decoded, 12, 'another minSide decodes every distinct file again');
   } finally {
     fs.rmSync(path.join(imagesDir, 'extra.jpg'));
     fs.writeFileSync(path.join(imagesDir, 'tiny.jpg'), await solid(1, 1, [10, 20, 30]).jpeg().toBuffer());
@@ -245,4 +246,70 @@ test('cache: clear errors for bad input', async () => {
   await assert.rejects(ensureImageCache({ cacheDir, sourceDir: imagesDir, size: 20, ids: ['missing'] }), /missing\.jpg: source image not found/);
   await assert.rejects(ensureImageCache({ cacheDir, sourceDir: imagesDir, size: 20, ids: ['good', 'good'] }), /listed twice/);
   await assert.rejects(ensureImageCache({ cacheDir, sourceDir: imagesDir, size: 20, ids: [] }), /no image ids/);
+});
+
+test('links, dangling links, loops, folders and pipes get a named status; nothing throws', async () => {
+  const odd = path.join(dir, 'odd');
+  fs.mkdirSync(odd);
+  const good = path.join(imagesDir, 'good.jpg');
+  fs.symlinkSync(good, path.join(odd, 'linked.jpg'));
+  fs.symlinkSync(path.join(dir, 'nowhere.jpg'), path.join(odd, 'dangling.jpg'));
+  fs.symlinkSync(path.join(odd, 'loop-b.jpg'), path.join(odd, 'loop-a.jpg'));
+  fs.symlinkSync(path.join(odd, 'loop-a.jpg'), path.join(odd, 'loop-b.jpg'));
+  fs.mkdirSync(path.join(odd, 'folder.jpg'));
+  require('child_process').execFileSync('mkfifo', [path.join(odd, 'pipe.jpg')]);
+  fs.mkdirSync(path.join(odd, 'sub'));
+  fs.symlinkSync(good, path.join(odd, 'link-without-jpg-name'));
+  const ids = ['linked', 'dangling', 'loop-a', 'loop-b', 'folder', 'pipe'];
+  const result = await inspectImages(odd, ids.map((id) => ({ id, productId: KEPT })), new Set([KEPT]));
+  const status = Object.fromEntries(result.checks.map((c) => [c.id, c.status]));
+  assert.deepEqual(status, { linked: 'ok', dangling: 'dangling_link', 'loop-a': 'unreadable', 'loop-b': 'unreadable', folder: 'not_a_file', pipe: 'not_a_file' });
+  assert.deepEqual(result.checks[0].notes, ['symlink']);
+  assert.equal(result.notes.symlink, 1);
+  assert.match(result.checks[1].error ?? '', /link to .*nowhere\.jpg, which does not exist/);
+  assert.match(result.checks[2].error ?? '', /ELOOP|too many symbolic links/i);
+  assert.match(result.checks[5].error ?? '', /named pipe/);
+  assert.deepEqual(result.folder, { entries: 8, imageNames: 6, other: { other_file_name: 0, other_folder: 1, other_link: 1, other_special: 0 } });
+  assert.equal(result.checks[0].md5, check('good').md5, 'a link is read through');
+});
+
+test('a photo overwritten in place, same size and time, is inspected again (the cache is keyed by content)', async () => {
+  const folder = path.join(dir, 'overwrite');
+  fs.mkdirSync(folder);
+  const file = path.join(folder, 'p.jpg');
+  fs.copyFileSync(path.join(imagesDir, 'good.jpg'), file);
+  const cacheFile = path.join(dir, 'overwrite.json');
+  const rows = [{ id: 'p', productId: KEPT }];
+  assert.equal((await inspectImages(folder, rows, new Set([KEPT]), { cacheFile })).checks[0].status, 'ok');
+  const before = fs.statSync(file);
+  fs.writeFileSync(file, Buffer.alloc(before.size));
+  fs.utimesSync(file, before.atime, before.mtime);
+  const after = fs.statSync(file);
+  assert.equal(after.size, before.size);
+  const again = await inspectImages(folder, rows, new Set([KEPT]), { cacheFile });
+  assert.equal(again.decoded, 1);
+  assert.equal(again.checks[0].status, 'corrupt');
+});
+
+test('dHash: the same photo re-encoded and resized stays close, another photo is far', async () => {
+  const { hammingDistance } = await import('../src/data/photo_hash');
+  const folder = path.join(dir, 'near');
+  fs.mkdirSync(folder);
+  // A smooth picture (gradients and a disc), so the thumbnail has structure, as a photo does.
+  const w = 256;
+  const px = Buffer.alloc(w * w * 3);
+  for (let y = 0; y < w; y++) for (let x = 0; x < w; x++) {
+    const inDisc = (x - 90) ** 2 + (y - 140) ** 2 < 50 ** 2;
+    px.set([inDisc ? 230 : x, inDisc ? 40 : y, (x + y) >> 1], (y * w + x) * 3);
+  }
+  const original = sharp(px, { raw: { width: w, height: w, channels: 3 } });
+  fs.writeFileSync(path.join(folder, 'a.jpg'), await original.clone().jpeg({ quality: 95 }).toBuffer());
+  fs.writeFileSync(path.join(folder, 'b.jpg'), await original.clone().resize(180, 180).jpeg({ quality: 40 }).toBuffer());
+  fs.writeFileSync(path.join(folder, 'c.jpg'), await original.clone().flop().rotate(90).jpeg().toBuffer());
+  const r = await inspectImages(folder, ['a', 'b', 'c'].map((id) => ({ id, productId: KEPT })), new Set([KEPT]));
+  const [a, b, c] = r.checks.map((x) => x.dHash as string);
+  assert.match(a, /^[0-9a-f]{16}$/);
+  assert.notEqual(r.checks[0].md5, r.checks[1].md5);
+  assert.ok(hammingDistance(a, b) <= 4, `re-encoded: ${hammingDistance(a, b)} bits`);
+  assert.ok(hammingDistance(a, c) >= 20, `another picture: ${hammingDistance(a, c)} bits`);
 });

@@ -164,3 +164,29 @@ test('clean store: round trip through a folder, and a clear message when a file 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('malformed records of both tables are quarantined with line and raw text, and the tables still balance', async () => {
+  const { cleanProducts } = await import('../src/data/listings');
+  const { cleanImageTable } = await import('../src/data/images_table');
+  const { parseCsvInput } = await import('../src/data/csv');
+  const header = ',id,product_name,category,product_description,price,location';
+  const ok = (n: number) => `${n},${uid(n)},"Oak table | in Leeds, West Yorkshire | Gumtree",Home & Garden / Tables,"Solid oak",£40.00,"Leeds, West Yorkshire"`;
+  const products = cleanProducts(parseCsvInput(Buffer.from([
+    header, ok(1),
+    `2,${uid(2)},"Chair | in York, North Yorkshire | Gumtree",Home & Garden,Sturdy, with arms,£5.00,"York, North Yorkshire"`, // 8 fields
+    `3,${uid(3)},"Lamp`, // a quote never closed
+    ok(4), '',
+  ].join('\n')), 'Products.csv'));
+  assert.deepEqual(products.listings.map((l) => l.id), [uid(1), uid(4)]);
+  assert.equal(products.report.rowsIn, 4);
+  assert.deepEqual(products.report.quarantinedByReason, { malformed_wrong_field_count: 1, malformed_text_after_closing_quote: 1 });
+  assert.deepEqual(products.report.quarantinedRows.map((r) => r.line), [3, 4]);
+  assert.match(String(products.report.quarantinedRows[0].raw), /^2,.*Sturdy, with arms/);
+  assert.equal(products.report.quarantinedRows[0].id, uid(2), 'the id is still read from a malformed record');
+  assert.equal(products.report.encoding?.encoding, 'utf-8');
+
+  const images = cleanImageTable(parseCsvInput(`,id,product_id\n0,p1,${uid(1)}\n1,p2\n2,p3,${uid(4)}\n`, 'Images.csv'), { kept: [uid(1), uid(4)] });
+  assert.deepEqual(images.images.map((i) => i.id), ['p1', 'p3']);
+  assert.deepEqual(images.report.quarantinedByReason, { malformed_wrong_field_count: 1 });
+  assert.equal(images.report.rowsIn, images.report.kept + images.report.quarantined);
+});

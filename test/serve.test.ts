@@ -12,6 +12,7 @@ import * as fs from 'fs';
 import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
+import * as zlib from 'zlib';
 import { initTf } from '../src/tf/runtime';
 import { SearchService } from '../src/serve/service';
 import { startServer, RunningServer } from '../src/serve/server';
@@ -41,6 +42,37 @@ after(async () => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
+/**
+ * A real PNG (8-bit grey) of width × height zero pixels: an elongated one is tiny on the wire
+ * (9,000,000 × 4 is ~35 KB) but expensive to decode.
+ */
+/** PNG's CRC-32 (this @types/node has no zlib.crc32). */
+function crc32(bytes: Buffer): number {
+  let c = 0xffffffff;
+  for (const b of bytes) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
+  }
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function elongatedPng(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(data.length, 0);
+    head.write(type, 4, 'ascii');
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(Buffer.concat([Buffer.from(type, 'ascii'), data])), 0);
+    return Buffer.concat([head, data, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 0, 0, 0, 0], 8); // 8-bit, greyscale, deflate, no filter method, no interlace
+  const rows = Buffer.alloc((width + 1) * height); // filter byte 0 + zeros per row
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(rows, { level: 9 })), chunk('IEND', Buffer.alloc(0))]);
+}
+
 function form(parts: { image?: Buffer; images?: Buffer[]; imageName?: string; fields?: Record<string, string>; extraFile?: Buffer }): FormData {
   const f = new FormData();
   if (parts.image) f.append('image', new Blob([parts.image], { type: 'image/jpeg' }), parts.imageName ?? 'photo.jpg');
@@ -56,12 +88,12 @@ async function post(route: string, body: FormData | string | Buffer, headers: Re
 }
 
 /** A raw request (for bodies fetch will not send: wrong lengths, broken framing). */
-function raw(route: string, headers: Record<string, string | number>, body: Buffer | string): Promise<{ status: number; json: Record<string, any> }> {
+function raw(route: string, headers: Record<string, string | number>, body: Buffer | string, method = 'POST'): Promise<{ status: number; json: Record<string, any> }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(`${server.url}${route}`, { method: 'POST', headers }, (res) => {
+    const req = http.request(`${server.url}${route}`, { method, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: { ...JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}'), _headers: res.headers, _bytes: Buffer.concat(chunks).length } }));
     });
     req.on('error', reject);
     req.end(body);
@@ -182,9 +214,23 @@ describe('bad input gets a 4xx with a reason, and the server keeps serving', () 
     ['oversized upload', () => post('/predict/similar', form({ image: Buffer.alloc(MAX_UPLOAD * 3, 7) })), 413, /too large/],
     ['missing fields', () => post('/predict/similar', form({ fields: { k: '3' } })), 400, /missing fields/],
     ['blank text only', () => post('/predict/similar', form({ fields: { title: '   ' } })), 400, /missing fields/],
-    ['k = 0', () => post('/predict/similar', form({ fields: { title: 'laptop', k: '0' } })), 400, /k must be an integer from 1 to 50/],
-    ['k = 51', () => post('/predict/similar', form({ fields: { title: 'laptop', k: '51' } })), 400, /k must be an integer/],
-    ['k not a number', () => post('/predict/similar?k=abc', form({ fields: { title: 'laptop' } })), 400, /k must be an integer/],
+    ['k = 0', () => post('/predict/similar', form({ fields: { title: 'laptop', k: '0' } })), 400, /k must be a decimal integer from 1 to 50/],
+    ['k = 0x10', () => post('/predict/similar', form({ fields: { title: 'laptop', k: '0x10' } })), 400, /k must be a decimal integer/],
+    ['k = 1e1', () => post('/predict/similar?k=1e1', form({ fields: { title: 'laptop' } })), 400, /k must be a decimal integer/],
+    ['k = " 5"', () => post('/predict/similar', form({ fields: { title: 'laptop', k: ' 5' } })), 400, /k must be a decimal integer/],
+    ['k in the query and the form', () => post('/predict/similar?k=2', form({ fields: { title: 'laptop', k: '3' } })), 400, /"k" appears twice/],
+    ['JSON title over the multipart field cap', () => post('/predict/similar', JSON.stringify({ title: 'x'.repeat(70 * 1024) }), { 'content-type': 'application/json' }), 413, /field "title" is too long \(limit 65536 bytes\)/],
+    ['JSON that is not UTF-8', () => raw('/predict/similar', { 'content-type': 'application/json' }, Buffer.from([...Buffer.from('{"title": "caf'), 0xe9, ...Buffer.from('"}')])), 400, /not valid UTF-8/],
+    ['multipart field that is not UTF-8', () => raw('/predict/similar', { 'content-type': 'multipart/form-data; boundary=b' },
+      Buffer.concat([Buffer.from('--b\r\nContent-Disposition: form-data; name="title"\r\n\r\ncaf'), Buffer.from([0xe9]), Buffer.from('\r\n--b--\r\n')])), 400, /field "title" is not valid UTF-8/],
+    ['a field sent twice (multipart)', () => { const f = form({ fields: { title: 'laptop' } }); f.append('title', 'sofa'); return post('/predict/similar', f); }, 400, /field "title" appears twice/],
+    ['a field sent twice (JSON)', () => post('/predict/similar', '{"title": "laptop", "title": "sofa"}', { 'content-type': 'application/json' }), 400, /field "title" appears twice/],
+    ['11 photos', () => { const f = new FormData(); for (let i = 0; i < 11; i++) f.append('image', new Blob([listings[0].photoBytes[0]]), `${i}.jpg`); return post('/predict/similar', f); }, 400, /at most 10 "image" files/],
+    ['an elongated image (9,000,000 × 4 PNG header)', () => post('/predict/similar', form({ image: elongatedPng(9_000_000, 4), imageName: 'x.png' })), 413, /too large: 9000000×4 pixels|too elongated/],
+    ['a 5000 × 40 strip', () => post('/predict/similar', form({ image: elongatedPng(5000, 40), imageName: 'x.png' })), 413, /too elongated: 5000×40 pixels \(aspect ratio limit 8:1\)/],
+    ['a Host header naming another site (DNS rebinding)', () => raw('/predict/similar', { 'content-type': 'application/json', host: 'attacker.example:8080' }, JSON.stringify({ title: 'x' })), 403, /host "attacker\.example" is not served here/],
+    ['k = 51', () => post('/predict/similar', form({ fields: { title: 'laptop', k: '51' } })), 400, /k must be a decimal integer/],
+    ['k not a number', () => post('/predict/similar?k=abc', form({ fields: { title: 'laptop' } })), 400, /k must be a decimal integer/],
     ['two files', () => post('/predict/similar', form({ image: listings[0].photoBytes[0], extraFile: listings[0].photoBytes[0] })), 400, /too many files|unexpected file field/],
     ['unknown field', () => post('/predict/similar', form({ fields: { titel: 'laptop' } })), 400, /unexpected field "titel"/],
     ['unsupported content type', () => post('/predict/similar', 'title=laptop', { 'content-type': 'text/plain' }), 415, /unsupported content type/],
@@ -217,6 +263,93 @@ describe('bad input gets a 4xx with a reason, and the server keeps serving', () 
     assert.equal(res.status, 200);
     const r = await post('/predict/similar', form({ image: listings[2].photoBytes[0], fields: { k: '1' } }));
     assert.equal(r.status, 200);
+  });
+});
+
+describe('hardening', () => {
+  test('HEAD /healthcheck answers 200 without a body; /healthcheck shows no absolute path', async () => {
+    const head = await raw('/healthcheck', {}, '', 'HEAD');
+    assert.equal(head.status, 200);
+    assert.equal(head.json._bytes, 0);
+    const body = await (await fetch(`${server.url}/healthcheck`)).text();
+    assert.ok(!body.includes(tmp), `healthcheck shows ${tmp}: ${body}`);
+    assert.doesNotMatch(body, /"\/[^"]*\/[^"]*"/, 'no absolute path in any value');
+    assert.equal(JSON.parse(body).bundle, 'bundle');
+    const get405 = await fetch(`${server.url}/healthcheck`, { method: 'DELETE' });
+    assert.equal(get405.headers.get('allow'), 'GET, HEAD');
+  });
+
+  test('several photos (the "image" field repeated) are accepted', async () => {
+    const f = new FormData();
+    for (const l of listings.slice(0, 3)) f.append('image', new Blob([l.photoBytes[0]]), `${l.id}.jpg`);
+    f.append('k', '2');
+    const r = await post('/predict/similar', f);
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.equal(r.json.results.length, 2);
+  });
+
+  test('slow headers get 408 within the headers timeout, not 400', async () => {
+    const srv = await startServer(service, { port: 0, headersTimeoutMs: 1000, requestTimeoutMs: 2000 });
+    try {
+      const net = await import('net');
+      const t0 = Date.now();
+      const reply = await new Promise<string>((resolve) => {
+        const socket: import('net').Socket = net.connect(srv.port, '127.0.0.1', () => socket.write('GET /healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: '));
+        let text = '';
+        socket.on('data', (c: Buffer) => (text += c));
+        socket.on('close', () => resolve(text));
+      });
+      const seconds = (Date.now() - t0) / 1000;
+      assert.match(reply, /^HTTP\/1\.1 408 /);
+      assert.ok(seconds < 3, `closed after ${seconds} s`);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test('a full photo queue answers 503 with Retry-After; a spent budget answers 503', async () => {
+    const busy = await startServer(service, { port: 0, photoConcurrency: 1, maxQueuedPhotos: 0 });
+    try {
+      const send = () => fetch(`${busy.url}/predict/category`, { method: 'POST', body: form({ image: listings[0].photoBytes[0] }) });
+      const answers = await Promise.all(Array.from({ length: 6 }, send));
+      const statuses = answers.map((a) => a.status);
+      assert.ok(statuses.includes(200), String(statuses));
+      const refused = answers.filter((a) => a.status === 503);
+      assert.ok(refused.length > 0, `no 503 among ${statuses}`);
+      assert.ok(Number(refused[0].headers.get('retry-after')) >= 1);
+      assert.match(((await refused[0].json()) as { error: string }).error, /busy/);
+    } finally {
+      await busy.close();
+    }
+    const hurried = await startServer(service, { port: 0, requestBudgetMs: 1 });
+    try {
+      const r = await fetch(`${hurried.url}/predict/category`, { method: 'POST', body: form({ image: listings[1].photoBytes[0] }) });
+      assert.equal(r.status, 503);
+      assert.match(((await r.json()) as { error: string }).error, /longer than its 0\.001 s budget/);
+    } finally {
+      await hurried.close();
+    }
+  });
+
+  // The documented bound (README "Limits"): hostile oversized/elongated photos are refused from
+  // their header and never enter the photo queue, so a normal request waits behind them for at
+  // most the request budget — in practice for nothing at all.
+  test('8 hostile elongated images at once do not hold up a normal photo request', async () => {
+    const hostile = elongatedPng(9_000_000, 4);
+    const rss0 = process.memoryUsage().rss;
+    const t0 = performance.now();
+    const attacks = Array.from({ length: 8 }, () => post('/predict/similar', form({ image: hostile, imageName: 'strip.png' })));
+    const normalStart = performance.now();
+    const normal = await post('/predict/similar', form({ image: listings[3].photoBytes[0], fields: { k: '2' } }));
+    const normalMs = performance.now() - normalStart;
+    const results = await Promise.all(attacks);
+    const allMs = performance.now() - t0;
+    assert.equal(normal.status, 200, JSON.stringify(normal.json));
+    assert.ok(normalMs < 15_000, `normal request took ${normalMs} ms (bound: the 15 s request budget)`);
+    assert.deepEqual(results.map((r) => r.status), new Array(8).fill(413));
+    const growthMb = (process.memoryUsage().rss - rss0) / 2 ** 20;
+    assert.ok(growthMb < 100, `RSS grew ${growthMb} MB`);
+    console.log(`hostile load: normal request ${normalMs.toFixed(0)} ms, all 9 answered in ${allMs.toFixed(0)} ms, RSS growth ${growthMb.toFixed(1)} MB`);
   });
 });
 
@@ -308,6 +441,22 @@ describe('start-up', () => {
   test('npm run serve: starts on a bundle, on loopback', async () => {
     const r = await runCli(['--bundle', path.join(tmp, 'bundle'), '--port', '0', '--quiet'], /listening on (http:\/\/127\.0\.0\.1:\d+)/);
     assert.ok(r.url, `no listening line: ${r.out} ${r.err}`);
+  });
+
+  test('a taken port is reported before any model is loaded', async () => {
+    const blocker = http.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as import('net').AddressInfo).port;
+    try {
+      const t0 = Date.now();
+      const r = await runCli(['--bundle', path.join(tmp, 'nothing-here'), '--port', String(port)]);
+      assert.equal(r.code, 1);
+      assert.match(r.err, new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use`));
+      assert.doesNotMatch(r.err, /manifest\.json|at .*\(/, 'no bundle was opened and no stack was printed');
+      assert.ok(Date.now() - t0 < 30_000);
+    } finally {
+      blocker.close();
+    }
   });
 
   test('npm run serve without artefacts exits 1 with the missing file and "run npm run pipeline first"', async () => {

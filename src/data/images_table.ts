@@ -7,7 +7,7 @@
  * product. Only a row repeating an image id is a duplicate.
  */
 import { CsvTable, readCsvFile } from './csv';
-import { assertTableBalanced, QuarantinedRow, TableCleaningReport } from './listings';
+import { assertTableBalanced, malformedRows, QuarantinedRow, TableCleaningReport } from './listings';
 import { ImageRow, Listing } from './types';
 
 export const IMAGES_SOURCE = 'Images.csv';
@@ -55,7 +55,7 @@ export function cleanImageTable(table: CsvTable, products: ProductIdSets): Image
   }
 
   const images: ImageRow[] = [];
-  const quarantinedRows: QuarantinedRow[] = [];
+  const quarantinedRows: QuarantinedRow[] = malformedRows(table);
   const seen = new Set<string>();
   const quarantine = (line: number, id: string, reason: ImageQuarantineReason, field: string, detail: string) =>
     quarantinedRows.push({ source, line, id, reason, field, detail });
@@ -95,7 +95,7 @@ export function cleanImageTable(table: CsvTable, products: ProductIdSets): Image
 
   const report: TableCleaningReport = {
     source,
-    rowsIn: table.records.length,
+    rowsIn: table.records.length + table.quarantined.length,
     kept: images.length,
     quarantined: quarantinedRows.length,
     quarantinedByReason,
@@ -106,6 +106,7 @@ export function cleanImageTable(table: CsvTable, products: ProductIdSets): Image
       most_images_for_one_product: photoCounts.length ? Math.max(...photoCounts) : 0,
     },
     quarantinedRows,
+    encoding: table.encoding,
   };
   assertTableBalanced(report);
   return { images, report };

@@ -8,8 +8,8 @@
  *    good for price regression but is still a fine example of its category.
  * The report counts both, and rows in = kept + quarantined exactly.
  */
-import { crossPostFamilies, CrossPostReport } from './crosspost';
-import { CsvTable, readCsvFile } from './csv';
+import { assignFamilies, CrossPostReport } from './crosspost';
+import { CsvTable, readCsvFile, TextEncodingNote } from './csv';
 import { Listing } from './types';
 
 export const PRODUCTS_SOURCE = 'Products.csv';
@@ -48,6 +48,7 @@ export type QuarantineReason =
   | 'text_non_alphabetic'
   | 'duplicate_row'
   | 'duplicate_id_conflict';
+// (plus `malformed_<problem>` for records the CSV reader could not split: see malformedRows)
 
 /** Flags a kept listing may carry; a stage skips listings with flags it cannot use. */
 export type ListingFlag =
@@ -72,11 +73,31 @@ export interface QuarantinedRow {
   reason: string;
   field: string;
   detail: string;
+  /** The record's text, for rows that could not be split into fields (cut at RAW_TEXT_MAX_CHARS). */
+  raw?: string;
+}
+
+const RAW_TEXT_MAX_CHARS = 500;
+
+/**
+ * Records the CSV reader could not split into the header's fields (csv.ts), as quarantined rows:
+ * reason `malformed_<problem>`, with the record's line and raw text.
+ */
+export function malformedRows(table: CsvTable): QuarantinedRow[] {
+  // The record's id, when a uuid can still be seen in it (both tables put their id first): lets
+  // Images.csv rows of a malformed product be reported as "quarantined product", not "unknown".
+  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+  return table.quarantined.map((q) => ({
+    source: table.source, line: q.line, id: q.raw.split(',').find((f) => uuid.test(f.trim()))?.trim() ?? '',
+    reason: `malformed_${q.reason}`, field: '(record)', detail: q.detail,
+    raw: q.raw.length > RAW_TEXT_MAX_CHARS ? `${q.raw.slice(0, RAW_TEXT_MAX_CHARS)}…` : q.raw,
+  }));
 }
 
 /** What happened to one input table. */
 export interface TableCleaningReport {
   source: string;
+  /** Records in the file (header excluded), readable or not. */
   rowsIn: number;
   kept: number;
   quarantined: number;
@@ -86,6 +107,8 @@ export interface TableCleaningReport {
   /** Repairs and observations that did not change a row's fate (e.g. titles without the suffix). */
   notes: Record<string, number>;
   quarantinedRows: QuarantinedRow[];
+  /** How the file's bytes were decoded (a note when it was not UTF-8). */
+  encoding?: TextEncodingNote;
 }
 
 export interface PriceSummary {
@@ -226,7 +249,7 @@ export function cleanProducts(table: CsvTable): ProductCleaning {
     }
   }
   const knownMain = new Set(MAIN_CATEGORIES);
-  const quarantinedRows: QuarantinedRow[] = [];
+  const quarantinedRows: QuarantinedRow[] = malformedRows(table);
   const flags: Record<string, number> = {};
   const notes: Record<string, number> = {};
   const quarantine = (line: number, id: string, reason: QuarantineReason, field: string, detail: string) =>
@@ -338,11 +361,9 @@ export function cleanProducts(table: CsvTable): ProductCleaning {
   }
 
   const listings = candidates.map((c) => c.listing);
-  const { familyOf, report: crossPosts } = crossPostFamilies(listings);
-  for (const listing of listings) {
-    listing.family = familyOf.get(listing.id) ?? listing.id;
-    for (const flag of listing.flags) increment(flags, flag);
-  }
+  // Text rules only here; notebook 00 joins families again once the photos are hashed.
+  const crossPosts = assignFamilies(listings);
+  for (const listing of listings) for (const flag of listing.flags) increment(flags, flag);
 
   const quarantinedByReason: Record<string, number> = {};
   for (const row of quarantinedRows) increment(quarantinedByReason, row.reason);
@@ -356,13 +377,14 @@ export function cleanProducts(table: CsvTable): ProductCleaning {
   priced.sort((a, b) => a - b);
   const report: TableCleaningReport = {
     source,
-    rowsIn: table.records.length,
+    rowsIn: table.records.length + table.quarantined.length,
     kept: listings.length,
     quarantined: quarantinedRows.length,
     quarantinedByReason,
     flags,
     notes,
     quarantinedRows,
+    encoding: table.encoding,
   };
   assertTableBalanced(report);
   return {

@@ -120,8 +120,17 @@ function planTable(table: TableSpec, csv: CsvTable, parentIds?: ReadonlySet<stri
       }),
     );
   }
-  return { table, rows, quarantined, rowsIn: csv.records.length };
+  // Rows the CSV reader could not split into fields (notebook 00 quarantines them the same way) are kept too,
+  // verbatim, so the database gives back exactly what the CSV gave: reason `csv_<problem>`, raw text in `__raw`.
+  for (const q of csv.quarantined) {
+    quarantined.push({ source: csv.source, line: q.line, reason: `${CSV_REASON_PREFIX}${q.reason}`, field: '', detail: q.detail, values: { [RAW_FIELD]: q.raw } });
+  }
+  return { table, rows, quarantined, rowsIn: csv.records.length + csv.quarantined.length };
 }
+
+/** load_quarantine rows the CSV reader itself quarantined: their reason starts with this, their raw text is under RAW_FIELD. */
+export const CSV_REASON_PREFIX = 'csv_';
+export const RAW_FIELD = '__raw';
 
 /** What to load from parsed Products.csv and Images.csv. */
 export function planLoad(products: CsvTable, images: CsvTable): LoadPlan {

@@ -5,8 +5,8 @@
  * cleaning report and the same split from either source.
  */
 import type { Client } from 'pg';
-import type { CsvRecord, CsvTable } from '../data/csv';
-import { checkSchema } from './load';
+import type { CsvQuarantinedRecord, CsvRecord, CsvTable } from '../data/csv';
+import { checkSchema, CSV_REASON_PREFIX, RAW_FIELD } from './load';
 import { DatabaseError } from './connection';
 import { IMAGES_TABLE, LOAD_QUARANTINE_TABLE, PRODUCTS_TABLE, TableSpec } from './tables';
 
@@ -17,8 +17,8 @@ async function readTable(client: Client, table: TableSpec): Promise<CsvTable> {
   const loaded = await client.query<Record<string, string | null> & { source_line: number }>(
     `SELECT source_line, ${select} FROM ${table.name} ORDER BY source_line`,
   );
-  const quarantined = await client.query<{ source_line: number; fields_json: string }>(
-    `SELECT source_line, fields_json FROM ${LOAD_QUARANTINE_TABLE.name} WHERE source = $1 ORDER BY source_line`,
+  const quarantined = await client.query<{ source_line: number; fields_json: string; reason: string; detail: string }>(
+    `SELECT source_line, fields_json, reason, detail FROM ${LOAD_QUARANTINE_TABLE.name} WHERE source = $1 ORDER BY source_line`,
     [table.source],
   );
   const records: CsvRecord[] = loaded.rows.map((row) => {
@@ -26,9 +26,15 @@ async function readTable(client: Client, table: TableSpec): Promise<CsvTable> {
     for (const c of csvColumns) values[c.csv!] = row[c.csv!] ?? '';
     return { line: row.source_line, values };
   });
+  const unreadable: CsvQuarantinedRecord[] = [];
   for (const row of quarantined.rows) {
     try {
-      records.push({ line: row.source_line, values: JSON.parse(row.fields_json) as Record<string, string> });
+      const values = JSON.parse(row.fields_json) as Record<string, string>;
+      if (row.reason.startsWith(CSV_REASON_PREFIX)) {
+        unreadable.push({ line: row.source_line, reason: row.reason.slice(CSV_REASON_PREFIX.length) as CsvQuarantinedRecord['reason'], detail: row.detail, raw: values[RAW_FIELD] ?? '' });
+        continue;
+      }
+      records.push({ line: row.source_line, values });
     } catch (err) {
       throw new DatabaseError(`${LOAD_QUARANTINE_TABLE.name}: ${table.source} line ${row.source_line}: fields_json is not JSON (${(err as Error).message}): re-run npm run db:load`);
     }
@@ -39,7 +45,8 @@ async function readTable(client: Client, table: TableSpec): Promise<CsvTable> {
       throw new DatabaseError(`${table.source} line ${records[i].line} is both in ${table.name} and in ${LOAD_QUARANTINE_TABLE.name}: re-run npm run db:load`);
     }
   }
-  return { source: table.source, header: csvColumns.map((c) => c.csv!), records };
+  // The database holds text as UTF-8: whatever encoding the CSV had was decoded when it was loaded.
+  return { source: table.source, header: csvColumns.map((c) => c.csv!), records, quarantined: unreadable, encoding: { encoding: 'utf-8', note: null } };
 }
 
 /** Products and images as CSV-shaped tables; a clear error when the tables are missing or differ. */

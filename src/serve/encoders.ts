@@ -17,6 +17,7 @@ import { OnnxBackbone } from '../backbone/onnx_backbone';
 import { servingBackbone, ServingBackbone } from '../backbone/int8';
 import { MicroBatcher, QueueFullError } from './micro_batcher';
 import type { ServingManifest } from './bundle';
+import { checkPhotoHeader, decodeGuard } from './photo_limits';
 
 /** A client error: HTTP status + a reason for the response body. */
 export class InputError extends Error {
@@ -32,24 +33,14 @@ export const MAX_IMAGE_PIXELS = 40_000_000;
 
 /**
  * Checks that `bytes` are a decodable photo and returns its size×size RGB pixels (the training
- * cache's recipe). 415 when it is not an image at all, 400 when it is damaged or too large.
+ * cache's recipe). 415 when it is not an image at all, 413 when its header declares too many
+ * pixels, too long a side or too elongated a shape (photo_limits.ts: checked before decoding),
+ * 400 when it is damaged.
  */
 export async function decodePhoto(bytes: Buffer, size: number): Promise<Buffer> {
-  if (bytes.length === 0) throw new InputError(400, 'the image file is empty');
-  let meta: Metadata;
+  const meta = await checkPhotoHeader(bytes);
   try {
-    meta = await sharp(bytes).metadata();
-  } catch {
-    throw new InputError(415, 'not an image: the upload is not a format that can be decoded (send a JPEG, PNG or WebP photo)');
-  }
-  if (!meta.format || !IMAGE_FORMATS.has(meta.format)) {
-    throw new InputError(415, `not a photo: ${meta.format ?? 'unknown'} images are not accepted (send a JPEG, PNG or WebP photo)`);
-  }
-  const pixels = (meta.width ?? 0) * (meta.height ?? 0);
-  if (!(pixels > 0)) throw new InputError(400, 'corrupt image: it has no width or height');
-  if (pixels > MAX_IMAGE_PIXELS) throw new InputError(413, `image too large: ${meta.width}×${meta.height} pixels (limit ${MAX_IMAGE_PIXELS / 1e6} megapixels)`);
-  try {
-    return await toRgbSquare(bytes, size);
+    return await toRgbSquare(bytes, size, decodeGuard());
   } catch (err) {
     throw new InputError(400, `corrupt image: the ${meta.format} data cannot be decoded (${(err as Error).message.split(': ').pop()})`);
   }

@@ -3,7 +3,8 @@
  * limits: the seeds' FastAPI takes `UploadFile`s the same way) or a JSON object (text-only
  * queries from scripts). Every problem becomes an InputError with a 4xx status and a reason:
  * empty body, unsupported content type, malformed multipart, oversized upload or field, too
- * many files or fields.
+ * many files or fields, text that is not UTF-8, a field sent twice. Text fields have the same
+ * byte cap in JSON and in multipart.
  */
 import type { IncomingMessage } from 'http';
 import busboy from 'busboy';
@@ -28,6 +29,8 @@ export interface BodyLimits {
   maxFieldBytes?: number;
   /** Most files per request (default 1). */
   maxFiles?: number;
+  /** Name of the file field, for messages (default "image"). */
+  fileField?: string;
   /** Most text fields per request (default 16). */
   maxFields?: number;
 }
@@ -48,8 +51,9 @@ export function readRequestBody(req: IncomingMessage, limits: BodyLimits): Promi
   const maxField = limits.maxFieldBytes ?? 64 * 1024;
   const maxFiles = limits.maxFiles ?? 1;
   const maxFields = limits.maxFields ?? 16;
-  // Whole-body cap: the file limit plus room for the text fields and multipart framing.
-  const maxBody = maxUpload * maxFiles + maxFields * maxField + 64 * 1024;
+  const fileField = limits.fileField ?? 'image';
+  // Whole-body cap: the file limits plus room for the text fields and multipart framing.
+  const maxBody = maxUpload * Math.max(1, maxFiles) + maxFields * maxField + 64 * 1024;
   const type = (req.headers['content-type'] ?? '').toLowerCase();
   const declared = Number(req.headers['content-length'] ?? NaN);
 
@@ -84,7 +88,12 @@ export function readRequestBody(req: IncomingMessage, limits: BodyLimits): Promi
       });
       req.on('end', () => {
         if (settled) return;
-        const text = Buffer.concat(chunks).toString('utf8').trim();
+        let text: string;
+        try {
+          text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks)).trim();
+        } catch {
+          return fail(400, 'the JSON body is not valid UTF-8');
+        }
         if (text === '') return fail(400, 'empty request body');
         let value: unknown;
         try {
@@ -93,10 +102,13 @@ export function readRequestBody(req: IncomingMessage, limits: BodyLimits): Promi
           return fail(400, 'the body is not valid JSON');
         }
         if (value === null || typeof value !== 'object' || Array.isArray(value)) return fail(400, 'the JSON body must be an object like {"title": "...", "k": 5}');
+        const twice = firstRepeatedKey(text);
+        if (twice !== null) return fail(400, `field "${twice}" appears twice: send each field once`);
         const fields: Record<string, string> = {};
         for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
           if (typeof v === 'string' || typeof v === 'number') fields[key] = String(v);
           else return fail(400, `JSON field "${key}" must be a string or a number (images are sent as multipart/form-data)`);
+          if (Buffer.byteLength(fields[key]) > maxField) return fail(413, `field "${key}" is too long (limit ${maxField} bytes)`);
         }
         done({ fields, files: [] });
       });
@@ -128,6 +140,9 @@ export function readRequestBody(req: IncomingMessage, limits: BodyLimits): Promi
     parser.on('field', (name, value, info) => {
       if (info.valueTruncated) return fail(413, `field "${name}" is too long (limit ${maxField} bytes)`);
       if (info.nameTruncated) return fail(400, 'a field name is too long');
+      // busboy decodes as UTF-8 and replaces bad bytes with U+FFFD: treat that as not UTF-8.
+      if (value.includes('\ufffd') || name.includes('\ufffd')) return fail(400, `field "${name.replace(/\ufffd/g, '?')}" is not valid UTF-8 text`);
+      if (Object.prototype.hasOwnProperty.call(fields, name)) return fail(400, `field "${name}" appears twice: send each field once`);
       fields[name] = value;
     });
     parser.on('file', (name, stream, info) => {
@@ -142,7 +157,7 @@ export function readRequestBody(req: IncomingMessage, limits: BodyLimits): Promi
         maybeDone();
       });
     });
-    parser.on('filesLimit', () => fail(400, `too many files: send at most ${maxFiles} "image" files`));
+    parser.on('filesLimit', () => fail(400, `too many files: send at most ${maxFiles} "${fileField}" file${maxFiles === 1 ? '' : 's'} per request`));
     parser.on('fieldsLimit', () => fail(400, `too many fields (limit ${maxFields})`));
     parser.on('partsLimit', () => fail(400, 'too many parts in the multipart body'));
     parser.on('error', (err: Error) => fail(400, `malformed multipart request: ${err.message}`));
@@ -156,4 +171,36 @@ export function readRequestBody(req: IncomingMessage, limits: BodyLimits): Promi
     });
     req.pipe(parser);
   });
+}
+
+/**
+ * The first key that appears twice at the top level of a JSON object text (JSON.parse keeps the
+ * last one silently), or null. The text is known to be valid JSON.
+ */
+export function firstRepeatedKey(text: string): string | null {
+  const seen = new Set<string>();
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      if (depth === 1 && expectKey) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (seen.has(key)) return key;
+        seen.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === '{' || c === '[') {
+      depth++;
+      if (depth === 1) expectKey = true;
+    } else if (c === '}' || c === ']') {
+      depth--;
+    } else if (c === ',' && depth === 1) {
+      expectKey = true;
+    }
+  }
+  return null;
 }

@@ -29,6 +29,7 @@ import { decodePhoto, InputError, PhotoFeaturizer } from './encoders';
 export const MAX_PHOTOS = 10;
 
 export interface Query {
+  /** 0 to MAX_PHOTOS photos of the listing (server.ts). */
   images: Buffer[];
   title?: string;
   description?: string;
