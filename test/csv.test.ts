@@ -135,5 +135,8 @@ test('encoding: UTF-8 as is, Windows-1252 decoded with a note, UTF-16 and undefi
   assert.match(String(table.encoding.note), /Products\.csv is not valid UTF-8 \(byte 0x92 on line 2\); read as Windows-1252/);
   assert.throws(() => decodeCsvBytes(Buffer.from('\ufeffa,b\n', 'utf16le').subarray(0), 'u.csv'), /u\.csv, line 1: the file is UTF-16LE/);
   assert.throws(() => decodeCsvBytes(Buffer.from('a,b\n', 'utf16le'), 'z.csv'), /byte 0x00 .* not CSV text/);
+  // One stray NUL in a long text file is that row's problem (kept in the field), not the file's.
+  const stray = decodeCsvBytes(Buffer.concat([Buffer.from('a,b\n' + 'x,y\n'.repeat(100)), Buffer.from([0]), Buffer.from(',z\n')]), 's.csv');
+  assert.match(stray.text, /\u0000,z/);
   assert.throws(() => decodeCsvBytes(Buffer.from([0x61, 0x0a, 0x81, 0xa3]), 'x.csv'), /x\.csv, line 2: neither UTF-8 .* nor Windows-1252 .*0x81/);
 });

@@ -289,9 +289,16 @@ export function decodeCsvBytes(bytes: Uint8Array, source: string): { text: strin
     const which = bytes[0] === 0xff ? 'UTF-16LE' : 'UTF-16BE';
     throw new CsvError(source, 1, `the file is ${which} (byte-order mark ${bytes[0].toString(16).toUpperCase()} ${bytes[1].toString(16).toUpperCase()}); save it as UTF-8`);
   }
+  // UTF-16 without a byte-order mark, or a binary file, is full of 0x00 bytes (every other byte, for UTF-16 text);
+  // a stray NUL inside one field of a text file is that row's problem, not the file's (db:load quarantines it).
   const nul = bytes.indexOf(0);
   if (nul >= 0) {
-    throw new CsvError(source, lineAt(bytes, nul), `byte 0x00 at offset ${nul}: UTF-16 without a byte-order mark or a binary file, not CSV text; save it as UTF-8`);
+    let nuls = 0;
+    const sample = Math.min(bytes.length, 1 << 16);
+    for (let i = 0; i < sample; i++) if (bytes[i] === 0) nuls++;
+    if (nuls > sample / 100) {
+      throw new CsvError(source, lineAt(bytes, nul), `byte 0x00 at offset ${nul} (${nuls} of the first ${sample} bytes are 0x00): UTF-16 without a byte-order mark or a binary file, not CSV text; save it as UTF-8`);
+    }
   }
   try {
     return { text: new TextDecoder('utf-8', { fatal: true }).decode(bytes), encoding: { encoding: 'utf-8', note: null } };
