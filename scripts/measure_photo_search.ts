@@ -15,8 +15,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { initTf } from '../src/tf/runtime';
 import { embeddingSet, EmbeddingSet, selectRows } from '../src/search/embedding_set';
-import { BruteForceIndex } from '../src/search/vector_index';
-import { categoryRetrieval, dedupeByGroup, rankQueries, sameItemRetrieval } from '../src/search/retrieval';
+import { categoryRetrieval, dedupeByGroup, rankQueriesExact, sameItemRetrieval } from '../src/search/retrieval';
 import { relevantTotalsFromGallery } from '../src/eval/metrics';
 import { fitWhitening, whitenSet } from '../src/search/whitening';
 import { photoDescriptor } from '../src/search/search_index';
@@ -65,13 +64,12 @@ async function main(): Promise<void> {
     const queries = selectRows(set, idsIn([querySplit]));
     const gallery = selectRows(set, idsIn(gallerySplits));
     const galleryProduct = gallery.ids.map((id) => productOf.get(id) as string);
-    const ranked = rankQueries(BruteForceIndex.fromSet(gallery), queries, 60);
+    const ranked = rankQueriesExact(gallery, queries, 60);
     const found = ranked.rows.map((rows, q) => dedupeByGroup(rows, ranked.scores[q], (r) => galleryProduct[r], 10).groups);
     const category = categoryRetrieval(queries.ids.map((id) => categoryOf.get(productOf.get(id) as string) as string), found.map((l) => l.map((p) => categoryOf.get(p) as string)));
     // Same item: every photo but the query is the gallery.
-    const all = BruteForceIndex.fromSet(set);
     const rowOf = new Map(set.ids.map((id, i) => [id, i]));
-    const same = rankQueries(all, queries, 10, { exclude: (q, row) => row === rowOf.get(queries.ids[q]) });
+    const same = rankQueriesExact(set, queries, 10, { exclude: (q, row) => row === rowOf.get(queries.ids[q]) });
     const queryProducts = queries.ids.map((id) => productOf.get(id) as string);
     const allProducts = set.ids.map((id) => productOf.get(id) as string);
     const item = sameItemRetrieval(queryProducts, same.rows.map((l) => l.map((r) => allProducts[r])), relevantTotalsFromGallery(queryProducts, allProducts, true));
