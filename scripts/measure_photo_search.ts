@@ -7,7 +7,7 @@
  * same-category precision@5 of the listings found (results de-duplicated per product, as notebook
  * 07 does) and same-item recall@10 (another photo of the same product among all photos but the query).
  *
- *   npx tsx scripts/measure_photo_search.ts [/path/to/checkout]   (default: this repository)
+ *   npx tsx scripts/measure_photo_search.ts [/path/to/checkout] [raw,512:0.5,…]   (default: this repository; candidates)
  *
  * Reads only: <checkout>/data/clean/{listings,splits,images}.json and the feature cache.
  */
@@ -77,20 +77,22 @@ async function main(): Promise<void> {
   };
 
   const train = selectRows(raw, idsIn(['train']));
-  const candidates: Array<{ name: string; set: () => EmbeddingSet }> = [{ name: 'raw avg_pool (L2)', set: () => raw }];
-  for (const components of [128, 256, 512, 1024]) {
-    for (const power of [0.5, 0.35]) {
-      candidates.push({ name: `whitened r=${components} power=${power}`, set: () => whitenSet(fitWhitening(train.vectors, dim, { components, power, seed: 1 }), raw) });
-    }
-  }
+  // Candidates: 'raw' and 'components:power' pairs (argv[3], default raw,256:0.5,512:0.5,1024:0.5,512:0).
+  const spec = (process.argv[3] ?? 'raw,256:0.5,512:0.5,1024:0.5,512:0').split(',');
+  const candidates = spec.map((c) => {
+    if (c === 'raw') return { name: 'raw avg_pool (L2)', set: () => raw };
+    const [components, power] = c.split(':').map(Number);
+    return { name: `whitened r=${components} power=${power}`, set: () => whitenSet(fitWhitening(train.vectors, dim, { components, power, seed: 1 }), raw) };
+  });
   const rows: Array<Record<string, string | number>> = [];
   for (const c of candidates) {
     const t = Date.now();
     const set = c.set();
+    const fitSeconds = Math.round((Date.now() - t) / 1000);
     const val = evaluate(set, 'val');
     const test = evaluate(set, 'test');
     const row = { candidate: c.name, val_p5: val.p_at_5, val_same_r10: val.same_item_recall_at_10, test_p5: test.p_at_5, test_same_r10: test.same_item_recall_at_10,
-      test_same_hit10: test.same_item_hit_at_10, test_queries: test.queries, test_same_item_queries: test.same_item_queries, seconds: Math.round((Date.now() - t) / 1000) };
+      test_same_hit10: test.same_item_hit_at_10, test_queries: test.queries, test_same_item_queries: test.same_item_queries, fit_seconds: fitSeconds, seconds: Math.round((Date.now() - t) / 1000) };
     rows.push(row);
     console.log(JSON.stringify(row));
   }
