@@ -4,15 +4,16 @@
  * flip TTA, probabilities averaged), and how a listing's photos combine (the mean of their
  * probabilities, as 03 scores products, or of their log-probabilities).
  *
- * The embedding is the first head's `embedding` layer, averaged over views and photos — the
- * vectors 03 saves per photo for search.
+ * The embedding is the `embedding` layer of one designated head (03 uses its flip-augmented MLP
+ * head, also when a linear head or an ensemble is selected), averaged over views and photos —
+ * the vectors 03 saves per photo for search.
  */
 import * as path from 'path';
 import { tf } from '../tf/runtime';
 import { loadModel, saveModel } from '../train/model_io';
 import { EMBEDDING_LAYER } from '../models/head';
 import { artifactHeader } from '../artifacts/registry';
-import { embedAndClassify, ListingInput, ListingPrediction, Predictor, PredictorHeader, readPredictorJson, withEmbedding, writePredictorJson } from './predictor';
+import { ListingInput, ListingPrediction, Predictor, PredictorHeader, readPredictorJson, writePredictorJson } from './predictor';
 
 export type PhotoAggregation = 'mean_probability' | 'mean_log_probability';
 
@@ -30,23 +31,25 @@ export interface ImagePredictorSpec {
 interface ImageHeader extends PredictorHeader, ImagePredictorSpec {
   kind: 'image';
   heads: string[];
+  embedder: string;
 }
 
 export interface PhotoOutputs {
   /** Per photo: probabilities (views and heads averaged), row-major [photos, classes]. */
   probs: Float32Array;
-  /** Per photo: the first head's embedding (views averaged), row-major [photos, width]. */
+  /** Per photo: the embedder's embedding (views averaged), row-major [photos, width]. */
   embeddings: Float32Array;
   embeddingWidth: number;
 }
 
 export class ImagePredictor implements Predictor {
   readonly kind = 'image' as const;
-  private readonly runners: tf.LayersModel[];
+  private readonly embeddingRunner: tf.LayersModel;
 
-  constructor(readonly spec: ImagePredictorSpec, private readonly heads: tf.LayersModel[]) {
+  /** `heads` give the probabilities (their mean); `embedder`'s `embedding` layer gives the embedding. */
+  constructor(readonly spec: ImagePredictorSpec, private readonly heads: tf.LayersModel[], private readonly embedder: tf.LayersModel) {
     if (heads.length === 0) throw new Error('ImagePredictor needs at least one head');
-    this.runners = heads.map((h) => withEmbedding(h, EMBEDDING_LAYER));
+    this.embeddingRunner = tf.model({ inputs: embedder.inputs, outputs: embedder.getLayer(EMBEDDING_LAYER).output as tf.SymbolicTensor });
   }
 
   get label(): string {
@@ -71,18 +74,13 @@ export class ImagePredictor implements Predictor {
     });
     const k = this.spec.classes.length;
     const probs = new Float32Array(photos.length * k);
-    let embeddings = new Float32Array(0);
-    let embeddingWidth = 0;
-    this.runners.forEach((runner, h) => {
-      const out = embedAndClassify(runner, x, d);
-      if (h === 0) {
-        embeddingWidth = out.embeddingWidth;
-        embeddings = meanGroups(out.embeddings, v, embeddingWidth);
-      }
-      const p = meanGroups(out.probs, v, k);
-      for (let i = 0; i < probs.length; i++) probs[i] += p[i] / this.runners.length;
-    });
-    return { probs, embeddings, embeddingWidth };
+    for (const head of this.heads) {
+      const p = meanGroups(runRows(head, x, d, true), v, k);
+      for (let i = 0; i < probs.length; i++) probs[i] += p[i] / this.heads.length;
+    }
+    const emb = runRows(this.embeddingRunner, x, d, false);
+    const embeddingWidth = emb.length / (photos.length * v);
+    return { probs, embeddings: meanGroups(emb, v, embeddingWidth), embeddingWidth };
   }
 
   predict(listings: readonly ListingInput[]): Array<ListingPrediction | null> {
@@ -104,20 +102,44 @@ export class ImagePredictor implements Predictor {
   async save(dir: string): Promise<void> {
     const heads = this.heads.map((_, i) => `head_${i}`);
     for (let i = 0; i < this.heads.length; i++) await saveModel(this.heads[i], path.join(dir, heads[i]));
-    const header: ImageHeader = { ...artifactHeader('image_predictor'), kind: 'image', ...this.spec, heads };
+    const same = this.heads.indexOf(this.embedder);
+    const embedder = same >= 0 ? heads[same] : 'embedder';
+    if (same < 0) await saveModel(this.embedder, path.join(dir, embedder));
+    const header: ImageHeader = { ...artifactHeader('image_predictor'), kind: 'image', ...this.spec, heads, embedder };
     writePredictorJson(dir, { ...header });
   }
 
   static async load(dir: string): Promise<ImagePredictor> {
     const h = readPredictorJson<ImageHeader>(dir, 'image');
     const heads = await Promise.all(h.heads.map((name) => loadModel(path.join(dir, name))));
+    const at = h.heads.indexOf(h.embedder);
+    const embedder = at >= 0 ? heads[at] : await loadModel(path.join(dir, h.embedder));
     const { label, classes, featureDim, views, aggregate, features } = h;
-    return new ImagePredictor({ label, classes, featureDim, views, aggregate, features }, heads);
+    return new ImagePredictor({ label, classes, featureDim, views, aggregate, features }, heads, embedder);
   }
 
   dispose(): void {
-    for (const h of this.heads) h.dispose();
+    for (const h of new Set([...this.heads, this.embedder])) h.dispose();
   }
+}
+
+/** Rows of `x` (width d) through `model`: softmax of its (logits) output when `softmax`, else its output. Row-major. */
+function runRows(model: tf.LayersModel, x: Float32Array, d: number, softmax: boolean, batchSize = 512): Float32Array {
+  const n = x.length / d;
+  const parts: Float32Array[] = [];
+  for (let start = 0; start < n; start += batchSize) {
+    const m = Math.min(batchSize, n - start);
+    const out = tf.tidy(() => {
+      const y = model.apply(tf.tensor2d(x.subarray(start * d, (start + m) * d), [m, d]), { training: false }) as tf.Tensor;
+      return softmax ? tf.softmax(y) : y;
+    });
+    parts.push(out.dataSync() as Float32Array);
+    out.dispose();
+  }
+  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
 }
 
 /** Mean of each group of `group` consecutive rows of width `w`. */
