@@ -36,7 +36,7 @@ const TEXTS = [
 
 function parts(): { image: ImagePredictor; text: TextPredictor } {
   const image = new ImagePredictor({ label: 'tiny image', classes: CLASSES, featureDim: 6, views: 2, aggregate: 'mean_probability', features: 'test' },
-    [buildHead({ inputDim: 6, numClasses: 3, hidden: [5], dropout: 0, seed: 1 })]);
+    [buildHead({ inputDim: 6, numClasses: 3, hidden: [5], dropout: 0, seed: 1 })], buildHead({ inputDim: 6, numClasses: 3, hidden: [5], dropout: 0, seed: 2 }));
   const docs = TEXTS.map((t) => tfidfDocument(t, 2));
   const vectoriser = new TfidfVectoriser({ minDf: 1 }).fit(docs);
   const rng = new Rng(2);
