@@ -117,6 +117,11 @@ export function artifactPath(name: ArtifactName, profile: string = PROFILE.name)
   return ARTIFACTS[name].path(profile);
 }
 
+/** The file name (without folder and extension) of a per-profile artifact: how the embedding stores name their files. */
+export function artifactName(name: ArtifactName, profile: string = PROFILE.name): string {
+  return path.basename(artifactPath(name, profile));
+}
+
 export class ArtifactVersionError extends Error {}
 
 /** The header every artifact's JSON carries: which artifact, which format version. */
