@@ -15,8 +15,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { initTf } from '../src/tf/runtime';
 import { embeddingSet, EmbeddingSet, selectRows } from '../src/search/embedding_set';
-import { categoryRetrieval, dedupeByGroup, rankQueriesExact, sameItemRetrieval } from '../src/search/retrieval';
-import { relevantTotalsFromGallery } from '../src/eval/metrics';
+import { photoSearchScores } from '../src/search/retrieval';
 import { fitWhitening, whitenSet } from '../src/search/whitening';
 import { photoDescriptor } from '../src/search/search_index';
 
@@ -60,20 +59,8 @@ async function main(): Promise<void> {
   const idsIn = (s: string[]) => photos.filter((p) => s.includes(splitOf.get(p.product) ?? '')).map((p) => p.id);
 
   const evaluate = (set: EmbeddingSet, querySplit: 'val' | 'test') => {
-    const gallerySplits = querySplit === 'val' ? ['train'] : ['train', 'val'];
-    const queries = selectRows(set, idsIn([querySplit]));
-    const gallery = selectRows(set, idsIn(gallerySplits));
-    const galleryProduct = gallery.ids.map((id) => productOf.get(id) as string);
-    const ranked = rankQueriesExact(gallery, queries, 60);
-    const found = ranked.rows.map((rows, q) => dedupeByGroup(rows, ranked.scores[q], (r) => galleryProduct[r], 10).groups);
-    const category = categoryRetrieval(queries.ids.map((id) => categoryOf.get(productOf.get(id) as string) as string), found.map((l) => l.map((p) => categoryOf.get(p) as string)));
-    // Same item: every photo but the query is the gallery.
-    const rowOf = new Map(set.ids.map((id, i) => [id, i]));
-    const same = rankQueriesExact(set, queries, 10, { exclude: (q, row) => row === rowOf.get(queries.ids[q]) });
-    const queryProducts = queries.ids.map((id) => productOf.get(id) as string);
-    const allProducts = set.ids.map((id) => productOf.get(id) as string);
-    const item = sameItemRetrieval(queryProducts, same.rows.map((l) => l.map((r) => allProducts[r])), relevantTotalsFromGallery(queryProducts, allProducts, true));
-    return { p_at_5: category.precision_at_5, same_item_recall_at_10: item.recall_at_10, same_item_hit_at_10: item.hit_rate_at_10, queries: queries.ids.length, same_item_queries: item.queries };
+    const r = photoSearchScores(set, idsIn([querySplit]), idsIn(querySplit === 'val' ? ['train'] : ['train', 'val']), (id) => productOf.get(id) as string, (p) => categoryOf.get(p) as string);
+    return { p_at_5: r.precision_at_5, same_item_recall_at_10: r.same_item_recall_at_10, same_item_hit_at_10: r.same_item_hit_rate_at_10, queries: r.queries, same_item_queries: r.same_item_queries };
   };
 
   const train = selectRows(raw, idsIn(['train']));

@@ -13,7 +13,7 @@ import * as path from 'path';
 import { initTf } from '../src/tf/runtime';
 import { fitWhitening, readWhitening, whitenSet, whitenVector, writeWhitening } from '../src/search/whitening';
 import { embeddingSet, normalized } from '../src/search/embedding_set';
-import { rankQueries, rankQueriesExact } from '../src/search/retrieval';
+import { photoSearchScores, rankQueries, rankQueriesExact } from '../src/search/retrieval';
 import { BruteForceIndex } from '../src/search/vector_index';
 import { Rng } from '../src/rng';
 
@@ -120,5 +120,36 @@ describe('rankQueriesExact', () => {
     assert.deepEqual(a.rows, b.rows);
     a.scores.forEach((s, q) => s.forEach((v, i) => assert.ok(Math.abs(v - b.scores[q][i]) < 1e-4)));
     assert.ok(a.rows.every((r, q) => !r.includes(q)));
+  });
+});
+
+describe('photoSearchScores', () => {
+  test('two photos per product near each other: same item always found; category precision from the listings found', () => {
+    const rng = new Rng(4);
+    const dim = 8;
+    const ids: string[] = [];
+    const vectors: number[] = [];
+    const productOf = new Map<string, string>();
+    for (let p = 0; p < 30; p++) {
+      const centre = Array.from({ length: dim }, () => rng.normal());
+      for (let k = 0; k < 2; k++) {
+        ids.push(`p${p}_${k}`);
+        productOf.set(`p${p}_${k}`, `p${p}`);
+        vectors.push(...centre.map((v) => v + 0.01 * rng.normal()));
+      }
+    }
+    const set = embeddingSet(ids, dim, Float32Array.from(vectors));
+    const queries = ids.filter((id) => id.endsWith('_0') && Number(id.slice(1, -2)) >= 20);
+    const gallery = ids.filter((id) => Number(id.slice(1, -2)) < 20);
+    const category = (p: string) => (Number(p.slice(1)) % 2 === 0 ? 'even' : 'odd');
+    const r = photoSearchScores(set, queries, gallery, (id) => productOf.get(id)!, category);
+    assert.equal(r.same_item_recall_at_10, 1);
+    assert.equal(r.queries, 10);
+    assert.ok(r.precision_at_5 >= 0 && r.precision_at_5 <= 1);
+    // Re-ranking with a confident, correct class belief puts the query's category first.
+    const classOf = (p: string) => (category(p) === 'even' ? 0 : 1);
+    const reranked = photoSearchScores(set, queries, gallery, (id) => productOf.get(id)!, category,
+      { weight: 10, classOf, queryProbs: (q) => (classOf(productOf.get(queries[q])!) === 0 ? [1, 0] : [0, 1]) });
+    assert.equal(reranked.precision_at_5, 1);
   });
 });
