@@ -104,6 +104,8 @@ export const ARTIFACTS = {
     description: '04\'s selected text model: TF-IDF vocabulary and weights, tokeniser vocabulary, text CNN, blend weight' },
   fusion_predictor: { stage: '05', version: 1, readBy: ['07', 'serve', 'parity'], path: models('predictors/fusion'),
     description: '05\'s selected fusion: how it combines the image and text predictors (and its own network)' },
+  search_index: { stage: '07', version: 1, readBy: ['serve', 'parity'], path: models('search_index'),
+    description: 'the photo index chosen per query type on validation (head embedding or whitened backbone features), the whitening (mean, projection), the listing-query choice' },
   serving_bundle: { stage: '07', version: 2, readBy: ['serve', 'parity'], path: models('serving'),
     description: 'the three predictors, listings and ANN indexes the service loads' },
 } satisfies Record<string, ArtifactSpec>;

@@ -6,7 +6,10 @@
  *   late   — w · p_image + (1 − w) · p_text; the text alone for a listing without photos;
  *   early  — 05's network on the mean backbone vector of the photos (zeros without photos) and
  *            the text CNN embedding; its fused_embedding layer is the embedding;
- *   hybrid — w · p_early + (1 − w) · p_text.
+ *   hybrid — w · p_early + (1 − w) · p_text;
+ *   log_linear — a product of experts softmax(Σ_m a_m · log p_m + b) over named experts: 03's
+ *            image model, 04's TF-IDF and text CNN (separately), 04's blend, the early network
+ *            (src/models/log_linear_fusion.ts); an expert without input (no photos) has no term.
  *
  * The embedding is the early network's fused embedding when it holds one (05 always saves it, for
  * search), else the image and text embeddings, each L2-normalised, concatenated (zeros for a
@@ -21,11 +24,17 @@ import { artifactHeader } from '../artifacts/registry';
 import { ListingInput, ListingPrediction, Predictor, PredictorHeader, readPredictorJson, writePredictorJson } from './predictor';
 import { ImagePredictor } from './image_predictor';
 import { TextPredictor } from './text_predictor';
+import { LogLinearPool, logLinearRow } from '../models/log_linear_fusion';
 
 export type FusionCombination =
   | { kind: 'late'; imageWeight: number }
   | { kind: 'early' }
-  | { kind: 'hybrid'; earlyWeight: number };
+  | { kind: 'hybrid'; earlyWeight: number }
+  | { kind: 'log_linear'; pool: LogLinearPool<FusionExpert> };
+
+/** The probabilities a log-linear fusion can combine. */
+export type FusionExpert = 'image' | 'tfidf' | 'text_cnn' | 'text' | 'early';
+export const FUSION_EXPERTS: readonly FusionExpert[] = ['image', 'tfidf', 'text_cnn', 'text', 'early'];
 
 export interface FusionPredictorSpec {
   label: string;
@@ -50,7 +59,13 @@ export class FusionPredictor implements Predictor {
     private readonly early: tf.LayersModel | null,
   ) {
     const c = spec.combination;
-    if (c.kind !== 'late' && !early) throw new Error(`a ${c.kind} fusion needs the early-fusion network`);
+    const needsEarly = c.kind === 'early' || c.kind === 'hybrid' || (c.kind === 'log_linear' && c.pool.experts.includes('early'));
+    if (needsEarly && !early) throw new Error(`a ${c.kind} fusion needs the early-fusion network`);
+    if (c.kind === 'log_linear') {
+      const unknown = c.pool.experts.filter((e) => !FUSION_EXPERTS.includes(e));
+      if (unknown.length) throw new Error(`log-linear fusion: unknown expert(s) ${unknown.join(', ')}; known: ${FUSION_EXPERTS.join(', ')}`);
+      if (c.pool.bias.length !== spec.classes.length) throw new Error(`log-linear fusion: ${c.pool.bias.length} class biases for ${spec.classes.length} classes`);
+    }
     const w = c.kind === 'late' ? c.imageWeight : c.kind === 'hybrid' ? c.earlyWeight : 0;
     if (!(w >= 0 && w <= 1)) throw new Error(`fusion weight must be in [0, 1], got ${w}`);
     for (const p of [image, text]) {
@@ -73,7 +88,10 @@ export class FusionPredictor implements Predictor {
 
   predict(listings: readonly ListingInput[]): ListingPrediction[] {
     if (listings.length === 0) return [];
-    const text = this.text.predict(listings);
+    const textOut = this.text.outputs(listings);
+    const k = this.spec.classes.length;
+    const tw = textOut.embeddingWidth;
+    const textRow = (values: Float32Array, i: number) => values.subarray(i * k, (i + 1) * k);
     const image = this.image.predict(listings);
     const c = this.spec.combination;
     let early: { probs: number[][]; embeddings: Float32Array; width: number } | null = null;
@@ -84,22 +102,32 @@ export class FusionPredictor implements Predictor {
       const t = new Float32Array(listings.length * textDim);
       listings.forEach((l, i) => {
         x.set(meanVector(l.photos.flatMap((views) => views), imageDim), i * imageDim);
-        t.set(text[i].embedding, i * textDim);
+        t.set(textOut.embeddings.subarray(i * tw, (i + 1) * tw), i * textDim);
       });
       early = fusionOutputs(this.early, x, t);
     }
+    const expertRow = (name: FusionExpert, i: number): ArrayLike<number> | null => {
+      switch (name) {
+        case 'image': return image[i]?.probabilities ?? null;
+        case 'tfidf': return textRow(textOut.tfidf, i);
+        case 'text_cnn': return textRow(textOut.cnn, i);
+        case 'text': return textRow(textOut.blended, i);
+        case 'early': return (early as NonNullable<typeof early>).probs[i];
+      }
+    };
     return listings.map((_, i) => {
-      const pt = text[i].probabilities;
+      const pt = textRow(textOut.blended, i);
       const pi = image[i]?.probabilities;
       let probabilities: Float32Array;
-      if (c.kind === 'late') probabilities = pi ? pt.map((v, k) => c.imageWeight * pi[k] + (1 - c.imageWeight) * v) : Float32Array.from(pt);
+      if (c.kind === 'late') probabilities = pi ? pt.map((v, j) => c.imageWeight * pi[j] + (1 - c.imageWeight) * v) : Float32Array.from(pt);
+      else if (c.kind === 'log_linear') probabilities = logLinearRow(c.pool, c.pool.experts.map((e) => expertRow(e, i)));
       else {
         const pe = Float32Array.from((early as NonNullable<typeof early>).probs[i]);
-        probabilities = c.kind === 'early' ? pe : pe.map((v, k) => c.earlyWeight * v + (1 - c.earlyWeight) * pt[k]);
+        probabilities = c.kind === 'early' ? pe : pe.map((v, j) => c.earlyWeight * v + (1 - c.earlyWeight) * pt[j]);
       }
       const embedding = early
         ? early.embeddings.slice(i * early.width, (i + 1) * early.width)
-        : concatNormalised(image[i]?.embedding ?? null, this.imageEmbeddingWidth(image), text[i].embedding);
+        : concatNormalised(image[i]?.embedding ?? null, this.imageEmbeddingWidth(image), textOut.embeddings.subarray(i * tw, (i + 1) * tw));
       return { probabilities, embedding };
     });
   }

@@ -1,0 +1,166 @@
+/**
+ * PCA whitening of photo descriptors, for instance-level search (another photo of the same item).
+ *
+ * A classification head's embedding is tuned to tell categories apart, so two photos of the
+ * same sofa and of any other sofa end up close. The frozen backbone's 2048-d avg_pool vector
+ * keeps instance detail, but its few dominant directions (shared by most photos: lighting,
+ * background, "an indoor photo") swamp a cosine similarity. Learned whitening fixes that
+ * (Radenović et al., "Fine-tuning CNN image retrieval", 2018): each vector is L2-normalised,
+ * centred on the training mean, projected on the top `components` principal directions of the
+ * training vectors, each direction scaled by λ^−power (power 0.5 = full whitening, smaller =
+ * partial), and L2-normalised again, so a cosine similarity weighs directions evenly.
+ *
+ * The principal directions come from a randomised eigendecomposition (Halko et al. 2011) of the
+ * covariance: a few power iterations on a random subspace (matMuls in TensorFlow.js), then an
+ * exact eigendecomposition of the small projected matrix (ml-matrix). Fitting runs once, in a
+ * notebook; a service only loads `mean` and `projection` and applies them (`whitenVector`).
+ */
+import { EigenvalueDecomposition, Matrix, QrDecomposition } from 'ml-matrix';
+import * as path from 'path';
+import { tf } from '../tf/runtime';
+import { f32Bytes, readF32 } from '../predictors/predictor';
+import { writeFilesAtomic } from '../train/model_io';
+import { ArtifactName, artifactHeader, readArtifactJson } from '../artifacts/registry';
+import { EmbeddingSet, normalized } from './embedding_set';
+
+export interface WhiteningOptions {
+  /** Principal directions kept (the output width). */
+  components: number;
+  /** Scale of direction i: λ_i^−power (0.5 = full whitening, 0 = PCA only). Default 0.5. */
+  power?: number;
+  seed?: number;
+  /** Power iterations of the randomised eigendecomposition (default 4). */
+  iterations?: number;
+}
+
+export interface Whitening {
+  inputDim: number;
+  outputDim: number;
+  power: number;
+  /** Mean of the L2-normalised training vectors (inputDim). */
+  mean: Float32Array;
+  /** Row-major [inputDim, outputDim]: principal directions already scaled by λ^−power. */
+  projection: Float32Array;
+  /** Eigenvalues of the kept directions, largest first. */
+  eigenvalues: number[];
+  /** Training vectors it was fitted on. */
+  fittedOn: number;
+}
+
+/** Fits the whitening on row-major training vectors `x` of width `dim`. Call initTf() first. */
+export function fitWhitening(x: Float32Array, dim: number, options: WhiteningOptions): Whitening {
+  const n = x.length / dim;
+  const r = options.components;
+  const power = options.power ?? 0.5;
+  if (!Number.isInteger(n) || n < 2) throw new Error(`fitWhitening: ${x.length} values are not ≥ 2 rows of ${dim}`);
+  if (!(Number.isInteger(r) && r >= 1 && r <= Math.min(dim, n - 1))) throw new Error(`fitWhitening: components must be in 1..${Math.min(dim, n - 1)}, got ${r}`);
+  const rows = new Float32Array(x.length);
+  for (let i = 0; i < n; i++) rows.set(normalized(x.subarray(i * dim, (i + 1) * dim)), i * dim);
+  const mean = new Float32Array(dim);
+  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) mean[j] += rows[i * dim + j] / n;
+  const cov = tf.tidy(() => {
+    const centred = tf.sub(tf.tensor2d(rows, [n, dim]), tf.tensor2d(mean, [1, dim]));
+    return tf.div(tf.matMul(centred, centred, true, false), n) as tf.Tensor2D;
+  });
+  // Randomised subspace iteration: Q spans the top eigenvectors of the covariance.
+  const width = Math.min(dim, r + Math.max(10, Math.ceil(r / 4)));
+  let q = orthonormal(tf.tidy(() => tf.randomNormal([dim, width], 0, 1, 'float32', options.seed ?? 0).arraySync() as number[][]));
+  for (let it = 0; it < (options.iterations ?? 4); it++) q = orthonormal(multiply(cov, q));
+  const cq = multiply(cov, q);
+  cov.dispose();
+  const small = q.transpose().mmul(cq);
+  const evd = new EigenvalueDecomposition(small.add(small.transpose()).div(2), { assumeSymmetric: true });
+  const order = evd.realEigenvalues.map((v, i) => [v, i]).sort((a, b) => b[0] - a[0]).slice(0, r);
+  const directions = q.mmul(evd.eigenvectorMatrix);
+  const eigenvalues = order.map(([v]) => Math.max(v, 0));
+  const floor = 1e-6 * (eigenvalues[0] || 1);
+  const projection = new Float32Array(dim * r);
+  order.forEach(([, col], k) => {
+    const scale = (eigenvalues[k] + floor) ** -power;
+    for (let j = 0; j < dim; j++) projection[j * r + k] = directions.get(j, col) * scale;
+  });
+  return { inputDim: dim, outputDim: r, power, mean, projection, eigenvalues, fittedOn: n };
+}
+
+/** One vector whitened: normalise, centre, project, normalise. */
+export function whitenVector(w: Whitening, v: ArrayLike<number>): Float32Array {
+  if (v.length !== w.inputDim) throw new Error(`whitening: a vector of ${v.length} values, expected ${w.inputDim}`);
+  const u = normalized(v);
+  for (let j = 0; j < u.length; j++) u[j] -= w.mean[j];
+  const out = new Float32Array(w.outputDim);
+  for (let j = 0; j < w.inputDim; j++) {
+    const uj = u[j];
+    if (uj === 0) continue;
+    const base = j * w.outputDim;
+    for (let k = 0; k < w.outputDim; k++) out[k] += uj * w.projection[base + k];
+  }
+  return normalized(out);
+}
+
+/** Every row of a set whitened (batched through TensorFlow.js). */
+export function whitenSet(w: Whitening, set: EmbeddingSet, batchSize = 2048): EmbeddingSet {
+  if (set.dim !== w.inputDim) throw new Error(`whitening: the set is ${set.dim}-d, expected ${w.inputDim}`);
+  const n = set.ids.length;
+  const out = new Float32Array(n * w.outputDim);
+  const p = tf.tensor2d(w.projection, [w.inputDim, w.outputDim]);
+  const m = tf.tensor2d(w.mean, [1, w.inputDim]);
+  for (let start = 0; start < n; start += batchSize) {
+    const rows = Math.min(batchSize, n - start);
+    const y = tf.tidy(() => {
+      const x = tf.tensor2d(set.vectors.subarray(start * set.dim, (start + rows) * set.dim), [rows, set.dim]);
+      const u = tf.sub(tf.div(x, tf.maximum(tf.norm(x, 'euclidean', 1, true), 1e-12)), m);
+      const z = tf.matMul(u, p);
+      return tf.div(z, tf.maximum(tf.norm(z, 'euclidean', 1, true), 1e-12));
+    });
+    out.set(y.dataSync() as Float32Array, start * w.outputDim);
+    y.dispose();
+  }
+  tf.dispose([p, m]);
+  return { ids: set.ids.slice(), dim: w.outputDim, vectors: out };
+}
+
+// ---------------------------------------------------------------------------------------
+// On disk: <dir>/whitening.json (header, dims, eigenvalues) + mean.f32 + projection.f32
+
+export const WHITENING_FILES = { header: 'whitening.json', mean: 'whitening_mean.f32', projection: 'whitening_projection.f32' } as const;
+
+interface WhiteningHeader {
+  artifact: ArtifactName;
+  version: number;
+  inputDim: number;
+  outputDim: number;
+  power: number;
+  eigenvalues: number[];
+  fittedOn: number;
+}
+
+/** Writes the whitening into `dir` under the header of artifact `artifact` (the artifact it belongs to). */
+export function writeWhitening(dir: string, w: Whitening, artifact: ArtifactName): void {
+  const header: WhiteningHeader = { ...artifactHeader(artifact), inputDim: w.inputDim, outputDim: w.outputDim, power: w.power, eigenvalues: w.eigenvalues, fittedOn: w.fittedOn };
+  writeFilesAtomic(dir, {
+    [WHITENING_FILES.mean]: f32Bytes(w.mean),
+    [WHITENING_FILES.projection]: f32Bytes(w.projection),
+    [WHITENING_FILES.header]: JSON.stringify(header, null, 1) + '\n',
+  });
+}
+
+export function readWhitening(dir: string, artifact: ArtifactName): Whitening {
+  const h = readArtifactJson<WhiteningHeader>(artifact, path.join(dir, WHITENING_FILES.header));
+  const mean = readF32(path.join(dir, WHITENING_FILES.mean));
+  const projection = readF32(path.join(dir, WHITENING_FILES.projection));
+  if (mean.length !== h.inputDim || projection.length !== h.inputDim * h.outputDim) {
+    throw new Error(`${dir}: whitening files hold ${mean.length} + ${projection.length} values for ${h.inputDim} → ${h.outputDim}`);
+  }
+  return { inputDim: h.inputDim, outputDim: h.outputDim, power: h.power, mean, projection, eigenvalues: h.eigenvalues, fittedOn: h.fittedOn };
+}
+
+// ---------------------------------------------------------------------------------------
+
+function multiply(a: tf.Tensor2D, b: Matrix): Matrix {
+  const out = tf.tidy(() => tf.matMul(a, tf.tensor2d(b.to2DArray())).arraySync() as number[][]);
+  return new Matrix(out);
+}
+
+function orthonormal(y: number[][] | Matrix): Matrix {
+  return new QrDecomposition(y instanceof Matrix ? y : new Matrix(y)).orthogonalMatrix;
+}
