@@ -8,7 +8,7 @@ import * as path from 'path';
 import { EmbeddingSet } from '../search/embedding_set';
 import { UsearchIndex, UsearchOptions } from '../search/usearch_index';
 import type { PredictorKind } from '../predictors/predictor';
-import { copyPredictor, FusedQuery, IndexEntry, IndexName, IndexRows, ServingListing, ServingManifest, writeJson, writeManifest } from './bundle';
+import { copyFolder, copyPredictor, FusedQuery, IndexEntry, IndexName, IndexRows, ServingListing, ServingManifest, writeJson, writeManifest } from './bundle';
 
 export interface IndexInput {
   /** Rows to index (ids: photo ids for the image index, listing ids otherwise). */
@@ -30,6 +30,8 @@ export interface BundleInputs {
   /** Saved predictor folders (the image_predictor, text_predictor and fusion_predictor artifacts). */
   predictors: Record<PredictorKind, string>;
   fusedQuery: FusedQuery;
+  /** The saved search_index artifact (07's choice of photo index and listing re-ranking), when there is one. */
+  searchIndex?: string;
   indexes: Record<IndexName, IndexInput>;
 }
 
@@ -64,6 +66,7 @@ export function writeServingBundle(inputs: BundleInputs): { manifest: ServingMan
   const manifest = writeManifest(dir, {
     profile: inputs.profile, created: new Date().toISOString(), classes: inputs.classes, listings: 'listings.json',
     backbone: { ...backbone, onnx: path.relative(dir, path.resolve(onnxFile)) }, predictors, fusedQuery, indexes,
+    ...(inputs.searchIndex ? { searchIndex: copyFolder(inputs.searchIndex, dir, 'search_index') } : {}),
   });
   return { manifest, buildSeconds };
 }

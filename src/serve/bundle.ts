@@ -77,6 +77,8 @@ export interface ServingManifest {
   };
   /** Predictor folders, relative to the bundle folder. */
   predictors: Record<PredictorKind, string>;
+  /** Notebook 07's search choices (the search_index artifact: photo index kind, whitening, listing re-ranking), relative to the bundle folder. */
+  searchIndex?: string;
   fusedQuery: FusedQuery;
   indexes: Record<IndexName, IndexEntry>;
 }
@@ -133,7 +135,11 @@ export function readJson<T>(dir: string, rel: string): T {
 /** Copies a saved predictor folder (its whole tree) into the bundle; returns its path in the bundle. */
 export function copyPredictor(from: string, dir: string, kind: PredictorKind): string {
   if (!fs.existsSync(path.join(from, 'predictor.json'))) throw new MissingArtefactError(`no saved ${kind} predictor in ${from}: run the notebook that writes it first`);
-  const rel = path.join('predictors', kind);
+  return copyFolder(from, dir, path.join('predictors', kind));
+}
+
+/** Copies a folder (its whole tree) to `rel` inside the bundle, replacing what was there; returns `rel`. */
+export function copyFolder(from: string, dir: string, rel: string): string {
   const to = path.join(dir, rel);
   const tmp = `${to}.${process.pid}.tmp`;
   fs.rmSync(tmp, { recursive: true, force: true });

@@ -24,6 +24,7 @@ import { FusionPredictor } from '../predictors/fusion_predictor';
 import type { ListingInput, Predictor } from '../predictors/predictor';
 import { IndexName, IndexRows, readJson, readManifest, ServingListing, ServingManifest } from './bundle';
 import { decodePhoto, InputError, PhotoFeaturizer } from './encoders';
+import { readSearchIndex, rerankByCategory, SearchIndex, whitenedPhotoQuery } from '../search/search_index';
 
 /** Most photos one query may carry (a listing has at most a handful). */
 export const MAX_PHOTOS = 10;
@@ -43,8 +44,10 @@ export interface EncodedQuery {
   /** The predictor that answers this kind of query. */
   predictor: Predictor;
   probabilities: Float32Array;
-  /** Per photo: the image predictor's embedding (photos only). */
+  /** Per photo: the image predictor's embedding. */
   photoEmbeddings?: Float32Array[];
+  /** Per photo: the vector the per-photo index holds (the head embedding, or the whitened backbone features: 07's choice). */
+  photoQueries?: Float32Array[];
   /** The image predictor's listing embedding (mean over photos) and the text predictor's. */
   imageEmbedding?: Float32Array;
   textEmbedding?: Float32Array;
@@ -70,6 +73,8 @@ interface LoadedIndex {
 }
 
 export const MAX_K = 50;
+/** Neighbours a re-ranked listing query looks at (notebook 07 re-ranks its ranked lists of this depth). */
+const RERANK_DEPTH = 50;
 
 export class SearchService {
   private constructor(
@@ -81,6 +86,7 @@ export class SearchService {
     readonly text: TextPredictor,
     private readonly indexes: Record<IndexName, LoadedIndex>,
     private readonly listings: Map<string, ServingListing>,
+    private readonly search: SearchIndex | null,
     readonly loadSeconds: number,
   ) {}
 
@@ -108,8 +114,11 @@ export class SearchService {
     for (const p of [image, text, fusion]) {
       if (p.classes.join('|') !== manifest.classes.join('|')) throw new Error(`the bundle's ${p.kind} predictor has other classes than the manifest: re-run notebook 07`);
     }
-    const photos = await PhotoFeaturizer.create(manifest, dir, fusion.viewsPerPhoto, options);
-    return new SearchService(dir, manifest, photos, fusion, image, text, indexes, listings, (performance.now() - t0) / 1000);
+    const search = manifest.searchIndex ? readSearchIndex(path.resolve(dir, manifest.searchIndex)) : null;
+    // Whitened photo descriptors are the mean of both views, as 07 indexed them.
+    const views = Math.max(fusion.viewsPerPhoto, search?.whitening ? 2 : 1);
+    const photos = await PhotoFeaturizer.create(manifest, dir, views, options);
+    return new SearchService(dir, manifest, photos, fusion, image, text, indexes, listings, search, (performance.now() - t0) / 1000);
   }
 
   async close(): Promise<void> {
@@ -174,6 +183,8 @@ export class SearchService {
     } else {
       const photoOut = this.image.photoOutputs(listing.photos);
       out.photoEmbeddings = listing.photos.map((_, i) => photoOut.embeddings.slice(i * photoOut.embeddingWidth, (i + 1) * photoOut.embeddingWidth));
+      const whitening = this.search?.whitening;
+      out.photoQueries = whitening ? listing.photos.map((views) => whitenedPhotoQuery(whitening, views)) : out.photoEmbeddings;
       const [pi] = this.image.predict([listing]);
       out.imageEmbedding = pi!.embedding;
       if (kind === 'image') {
@@ -219,14 +230,24 @@ export class SearchService {
     const name: IndexName = q.fused ? 'fused' : q.kind === 'image' ? 'image' : 'text';
     const index = this.indexes[name];
     const perPhoto = this.manifest.indexes[name].unit === 'photo';
-    const vectors = q.fused ? [q.fused] : q.kind === 'image' ? (q.photoEmbeddings as Float32Array[]) : [q.textEmbedding as Float32Array];
+    const vectors = q.fused ? [q.fused] : q.kind === 'image' ? (q.photoQueries as Float32Array[]) : [q.textEmbedding as Float32Array];
+    const beta = name === 'fused' ? this.search?.choice.listing.rerankWeight ?? 0 : 0;
     const t = performance.now();
-    // Photo rows: fetch more so k distinct listings remain after keeping each listing's best photo.
-    const found = vectors.map((v) => index.index.search(v, Math.min(index.index.size, perPhoto ? k * 4 + 8 : k)));
-    const rows = found.flatMap((f) => Array.from(f.rows));
-    const scores = found.flatMap((f) => Array.from(f.scores));
-    const order = rows.map((_, i) => i).sort((a, b) => scores[b] - scores[a]);
-    const kept = dedupeByGroup(order.map((i) => rows[i]), order.map((i) => scores[i]), (r) => index.rows.listingIds[r], k);
+    // Photo rows: fetch more so k distinct listings remain after keeping each listing's best photo;
+    // re-ranked listing queries: the 50 nearest, as 07 re-ranked them.
+    const depth = perPhoto ? k * 4 + 8 : beta > 0 ? Math.max(k, RERANK_DEPTH) : k;
+    const found = vectors.map((v) => index.index.search(v, Math.min(index.index.size, depth)));
+    let rows = found.flatMap((f) => Array.from(f.rows));
+    let scores = found.flatMap((f) => Array.from(f.scores));
+    let order = rows.map((_, i) => i).sort((a, b) => scores[b] - scores[a]);
+    if (beta > 0) {
+      // 07's choice: sim + β · p_query(neighbour's category), p from the fusion predictor.
+      const classOf = (r: number) => this.manifest.classes.indexOf((this.listings.get(index.rows.listingIds[r]) as ServingListing).category);
+      order = rerankByCategory(scores, rows.map(classOf), q.probabilities, beta);
+    }
+    rows = order.map((i) => rows[i]);
+    scores = order.map((i) => scores[i]);
+    const kept = dedupeByGroup(rows, scores, (r) => index.rows.listingIds[r], k);
     const indexMs = performance.now() - t;
     const results = kept.rows.map((row, i) => {
       const listing = this.listings.get(index.rows.listingIds[row]) as ServingListing;
