@@ -18,13 +18,8 @@ import { servingBackbone, ServingBackbone } from '../backbone/int8';
 import { MicroBatcher, QueueFullError } from './micro_batcher';
 import type { ServingManifest } from './bundle';
 import { checkPhotoHeader, decodeGuard } from './photo_limits';
+import { InputError } from './input_error';
 
-/** A client error: HTTP status + a reason for the response body. */
-export class InputError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
-}
 
 /** Image formats sharp decodes that a listing photo may come in. */
 const IMAGE_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif', 'heif']);

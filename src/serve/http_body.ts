@@ -8,7 +8,7 @@
  */
 import type { IncomingMessage } from 'http';
 import busboy from 'busboy';
-import { InputError } from './encoders';
+import { InputError } from './input_error';
 
 export interface UploadedFile {
   field: string;

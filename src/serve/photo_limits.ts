@@ -5,7 +5,7 @@
  * count, and sharp is given the same pixel limit and a time limit for the decode itself.
  */
 import sharp, { Metadata } from 'sharp';
-import { InputError } from './encoders';
+import { InputError } from './input_error';
 import type { DecodeGuard } from '../data/images';
 
 export interface PhotoLimits {

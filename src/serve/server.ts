@@ -25,7 +25,7 @@
 import * as http from 'http';
 import type { AddressInfo } from 'net';
 import * as path from 'path';
-import { InputError } from './encoders';
+import { InputError } from './input_error';
 import { drain, readRequestBody } from './http_body';
 import { checkPhotoHeader } from './photo_limits';
 import { MAX_K, MAX_PHOTOS, Query, SearchService } from './service';

@@ -23,7 +23,8 @@ import { TextPredictor } from '../predictors/text_predictor';
 import { FusionPredictor } from '../predictors/fusion_predictor';
 import type { ListingInput, Predictor } from '../predictors/predictor';
 import { IndexName, IndexRows, readJson, readManifest, ServingListing, ServingManifest } from './bundle';
-import { decodePhoto, InputError, PhotoFeaturizer } from './encoders';
+import { decodePhoto, PhotoFeaturizer } from './encoders';
+import { InputError } from './input_error';
 import { readSearchIndex, rerankByCategory, SearchIndex, whitenedPhotoQuery } from '../search/search_index';
 
 /** Most photos one query may carry (a listing has at most a handful). */
