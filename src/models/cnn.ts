@@ -5,12 +5,12 @@
  *
  * Every layer is named and every initialiser is seeded from `config.seed`, so the same
  * config builds the same network with the same starting weights in any process.
- * (Dropout masks are not seeded: a seeded tfjs dropout layer draws the same mask at every
- * step.) `cnnLayerSpec` is the architecture as plain data; the PyTorch twin in
+ * Dropout masks are seeded too (seeded_dropout.ts), a fresh mask at every step. `cnnLayerSpec` is the architecture as plain data; the PyTorch twin in
  * bench/cnn_train_step.py builds the same network from it.
  */
 import { tf } from '../tf/runtime';
 import { deriveSeed } from '../rng';
+import { seededDropout } from './seeded_dropout';
 import type { OptimizerSpec } from '../train/loop';
 
 export interface CnnConfig {
@@ -160,7 +160,7 @@ export function buildCnn(config: CnnConfig): tf.LayersModel {
         break;
       case 'dropout':
         drop++;
-        x = tf.layers.dropout({ name: `dropout${drop}`, rate: layer.rate }).apply(x) as tf.SymbolicTensor;
+        x = seededDropout(layer.rate, `dropout${drop}`, config.seed, 'cnn').apply(x) as tf.SymbolicTensor;
         break;
       case 'dense': {
         dense++;
