@@ -58,6 +58,21 @@ export const CNN_RECIPE = {
   labelSmoothing: 0.1,
   /** Random horizontal flip; pad by `crop` px and crop back at a random offset. */
   augment: { flip: true, crop: 8 },
+  /**
+   * Distillation from ResNet-50 heads (src/train/distillation.ts): weight of the teacher term
+   * and temperature. The teacher's labels are cross-fitted over `folds` folds of the training
+   * products (src/models/teacher.ts), by MLP heads like notebook 03's step 4 (`teacherHead`),
+   * trained with a larger batch and rate than 03's so the k folds cost a few minutes.
+   */
+  distillation: { alpha: 0.7, temperature: 2 },
+  teacher: {
+    folds: 4,
+    head: { hidden: [256], dropout: 0.5, inputDropout: 0.5 },
+    batchSize: 128,
+    baseLr: 2e-3,
+  },
+  /** A product's photos combine by their mean log-probability (chosen against the mean probability on validation in 02). */
+  aggregate: 'mean_log_probability' as const,
   /** Early stopping on validation loss. */
   patience: 4,
   /**
@@ -65,6 +80,16 @@ export const CNN_RECIPE = {
    * 1.7× faster steps on the single-threaded wasm backend.
    */
   replicas: 2,
+};
+
+/**
+ * The capacity lever of notebook 02's ablation: no stride-2 stem (the first block sees the full
+ * 64 px), narrower blocks to keep the cost ≈ 1.5× the recipe's per step.
+ */
+export const FULL_RESOLUTION_CNN: Omit<CnnConfig, 'numClasses' | 'seed'> = {
+  ...DEFAULT_CNN,
+  stem: 0,
+  filters: [24, 48, 96, 192],
 };
 
 /** One row of the architecture, framework-neutral (for summaries and the PyTorch twin). */

@@ -76,3 +76,32 @@ export function packedDistillationLoss(logits: tf.Tensor, y: tf.Tensor, spec: Di
     return distillationLoss(logits, hard, teacher, spec, smoothing);
   });
 }
+
+/** A teacher's probabilities per photo id (row-major [ids, classes]). */
+export interface TeacherLabels {
+  ids: string[];
+  probs: Float32Array;
+  classes: number;
+}
+
+/**
+ * The batches with each `y` replaced by packed targets [one-hot label | teacher row], the teacher
+ * row looked up by photo id (a photo without one is an error naming it). The old `y` is disposed.
+ */
+export function* withTeacherTargets<B extends { y: tf.Tensor; labels: ArrayLike<number>; imageIds: string[] }>(
+  batches: Iterable<B>,
+  teacher: TeacherLabels,
+): Generator<B> {
+  const c = teacher.classes;
+  const row = new Map(teacher.ids.map((id, i) => [id, i] as [string, number]));
+  for (const batch of batches) {
+    const soft = new Float32Array(batch.imageIds.length * c);
+    batch.imageIds.forEach((id, i) => {
+      const r = row.get(id);
+      if (r === undefined) throw new Error(`no teacher soft label for photo ${id}: the teacher must label every training photo`);
+      soft.set(teacher.probs.subarray(r * c, (r + 1) * c), i * c);
+    });
+    batch.y.dispose();
+    yield { ...batch, y: tf.tensor2d(packTargets(batch.labels, soft, c), [batch.imageIds.length, 2 * c]) };
+  }
+}
