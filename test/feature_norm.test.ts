@@ -12,6 +12,7 @@ import { Rng } from '../src/rng';
 import { applyFeatureNorm, fitFeatureNorm, groupMeanRows } from '../src/models/feature_norm';
 import { buildHead, predictProbs } from '../src/models/head';
 import { aggregatePhotos, ImagePredictor } from '../src/predictors/image_predictor';
+import { evaluatePredictor, featureListings, normalizeSplit, productMeanSplit } from '../src/predictors/image_levers';
 
 let tmp: string;
 before(async () => {
@@ -100,5 +101,35 @@ describe('ImagePredictor with normalisation and product heads', () => {
     const head = buildHead({ inputDim: dim, numClasses: 3, hidden: [4], dropout: 0, seed: 1 });
     assert.throws(() => new ImagePredictor({ label: 't', classes, featureDim: dim, views: 1, aggregate: 'mean_probability', features: 't', productHeadWeight: 2 },
       [head], head, [head]), /productHeadWeight must lie in \[0, 1\], got 2/);
+  });
+});
+
+describe('image levers on feature splits', () => {
+  // 3 photos: products a (2 photos), b (1); 2 views, dim 2.
+  const split = {
+    views: [Float32Array.from([1, 2, 3, 4, 5, 6]), Float32Array.from([2, 1, 4, 3, 6, 5])], dim: 2,
+    labels: [0, 0, 1], imageIds: ['a1', 'a2', 'b1'], productIds: ['a', 'a', 'b'],
+  };
+
+  test('productMeanSplit: per product and view, the mean vector; labels per product', () => {
+    const p = productMeanSplit(split);
+    assert.deepEqual(p.productIds, ['a', 'b']);
+    assert.deepEqual(p.labels, [0, 1]);
+    assert.deepEqual(Array.from(p.views[0]), [2, 3, 5, 6]);
+    assert.deepEqual(Array.from(p.views[1]), [3, 2, 6, 5]);
+  });
+
+  test('featureListings and evaluatePredictor: one listing per product with its photos\' views', () => {
+    const l = featureListings(split);
+    assert.deepEqual(l.productIds, ['a', 'b']);
+    assert.equal(l.listings[0].photos.length, 2);
+    assert.deepEqual(Array.from(l.listings[0].photos[1][1]), [4, 3]);
+    const head = buildHead({ inputDim: 2, numClasses: 2, hidden: [3], dropout: 0, seed: 1 });
+    const predictor = new ImagePredictor({ label: 't', classes: ['x', 'y'], featureDim: 2, views: 2, aggregate: 'mean_probability', features: 't' }, [head], head);
+    const r = evaluatePredictor(predictor, normalizeSplit(split, { kind: 'ssqrt_l2' }));
+    assert.equal(r.evaluation.n, 2);
+    assert.equal(r.correct.length, 2);
+    assert.ok(r.probs.every((row) => Math.abs(row[0] + row[1] - 1) < 1e-5));
+    predictor.dispose();
   });
 });
