@@ -71,8 +71,6 @@ export const CNN_RECIPE = {
     batchSize: 128,
     baseLr: 2e-3,
   },
-  /** A product's photos combine by their mean log-probability (chosen against the mean probability on validation in 02). */
-  aggregate: 'mean_log_probability' as const,
   /** Early stopping on validation loss. */
   patience: 4,
   /**

@@ -50,6 +50,12 @@ export function cnnSettings(epochs: number, distillation: DistillationSpec | nul
   };
 }
 
+/** How the cross-fitted teacher heads train (src/models/teacher.ts): 03's head recipe at CNN_RECIPE.teacher's rate. */
+export function teacherSettings(epochs: number): TrainSettings {
+  return { epochs, patience: 5, labelSmoothing: 0.1, optimizer: { kind: 'adam', weightDecay: 1e-4 },
+    schedule: { kind: 'cosine', base: CNN_RECIPE.teacher.baseLr, min: 1e-5, warmupEpochs: 1 } };
+}
+
 export interface TrainCnnRunOptions {
   data: MarketplaceData;
   run: CnnRun;
