@@ -88,7 +88,8 @@ async function main() {
   const withProduct = select('product head', [base, '+ product head']) === '+ product head';
   // 4. Seeds: 3 and 5 photo heads (and as many product heads when chosen).
   const productHeads = [productHead];
-  for (const n of [3, 5]) {
+  const seedCounts = (process.env.SEEDS ?? '3,5').split(',').map(Number);
+  for (const n of seedCounts) {
     while (heads[kind].length < n) {
       const seed = PROFILE.seed + heads[kind].length;
       heads[kind].push(await trainOn('levers_photo', normed[kind].train, normed[kind].val, mlp(seed), { norm: kind, features: stores[0].key, flip: useFlip }));
@@ -96,7 +97,7 @@ async function main() {
     }
     score(`${n} seeds`, kind, predictor(kind, heads[kind].slice(0, n), aggregate, withProduct ? productHeads.slice(0, n) : []));
   }
-  select('seeds', [withProduct ? '+ product head' : base, '3 seeds', '5 seeds']);
+  select('seeds', [withProduct ? '+ product head' : base, ...seedCounts.map((n) => `${n} seeds`)]);
   console.table(rows);
   console.log(`total ${((Date.now() - t0) / 60000).toFixed(1)} min`);
 }

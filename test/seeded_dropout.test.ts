@@ -100,7 +100,7 @@ describe('training with dropout is reproducible', () => {
   test('data-parallel: identical weights after 2 steps from the same seed, with a worker or on one thread', async () => {
     const worker = await twoSteps(7, 1);
     assert.deepEqual(await twoSteps(7, 1), worker);
-    const oneThread = await twoSteps(7, 0);
-    worker.forEach((w, i) => w.forEach((v, j) => assert.ok(Math.abs(v - oneThread[i][j]) < 1e-5, `weight ${i}[${j}]: ${v} vs ${oneThread[i][j]}`)));
+    // Part p draws the same masks on either thread, and the gradients are summed in one order: bit for bit.
+    assert.deepEqual(await twoSteps(7, 0), worker);
   });
 });
