@@ -14,8 +14,8 @@ import { readResnetArtifacts } from '../src/backbone/resnet_tfjs';
 import { FeatureSplit, HeadConfig, trainHeadOnFeatures } from '../src/models/head';
 import { fitFeatureNorm, FeatureNorm, FeatureNormKind } from '../src/models/feature_norm';
 import { ImagePredictor, PhotoAggregation } from '../src/predictors/image_predictor';
-import { evaluatePredictor, normalizeSplit, productMeanSplit } from '../src/predictors/image_levers';
-import { selectOnValidation } from '../src/eval/select';
+import { predictorEvaluation, normalizeSplit, productMeanSplit } from '../src/predictors/image_levers';
+import { correctness, selectOnValidation } from '../src/eval/select';
 import type { TrainSettings } from '../src/train/loop';
 import type { tf } from '../src/tf/runtime';
 
@@ -58,11 +58,12 @@ async function main() {
   const scored: Record<string, Float64Array> = {};
   // The predictor normalises its inputs itself: it is scored on the raw features.
   const score = (key: string, _kind: string, p: ImagePredictor) => {
-    const v = evaluatePredictor(p, raw.val);
-    const t = evaluatePredictor(p, raw.test);
-    scored[key] = v.correct;
-    rows.push({ key, val: +(100 * v.evaluation.accuracy).toFixed(2), test: +(100 * t.evaluation.accuracy).toFixed(2), test_log_loss: +t.evaluation.logLoss.toFixed(4) });
-    console.log(`  ${key}: val ${(100 * v.evaluation.accuracy).toFixed(2)} %, test ${(100 * t.evaluation.accuracy).toFixed(2)} % (log-loss ${t.evaluation.logLoss.toFixed(3)})`);
+    const v = predictorEvaluation(p, raw.val).product;
+    const t = predictorEvaluation(p, raw.test).product;
+    const vp = predictorEvaluation(p, raw.val).products;
+    scored[key] = correctness(vp.labels, vp.probs);
+    rows.push({ key, val: +(100 * v.accuracy).toFixed(2), test: +(100 * t.accuracy).toFixed(2), test_log_loss: +t.logLoss.toFixed(4) });
+    console.log(`  ${key}: val ${(100 * v.accuracy).toFixed(2)} %, test ${(100 * t.accuracy).toFixed(2)} % (log-loss ${t.logLoss.toFixed(3)})`);
   };
   const select = (title: string, keys: string[]) => {
     const s = selectOnValidation(keys.map((k) => ({ key: k, scores: scored[k] })));

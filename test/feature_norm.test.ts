@@ -12,7 +12,7 @@ import { Rng } from '../src/rng';
 import { applyFeatureNorm, fitFeatureNorm, groupMeanRows } from '../src/models/feature_norm';
 import { buildHead, predictProbs } from '../src/models/head';
 import { aggregatePhotos, ImagePredictor } from '../src/predictors/image_predictor';
-import { evaluatePredictor, featureListings, normalizeSplit, productMeanSplit } from '../src/predictors/image_levers';
+import { featureListings, normalizeSplit, predictorEvaluation, productMeanSplit } from '../src/predictors/image_levers';
 
 let tmp: string;
 before(async () => {
@@ -119,17 +119,20 @@ describe('image levers on feature splits', () => {
     assert.deepEqual(Array.from(p.views[1]), [3, 2, 6, 5]);
   });
 
-  test('featureListings and evaluatePredictor: one listing per product with its photos\' views', () => {
+  test('featureListings and predictorEvaluation: one listing per product with its photos\' views; photo and product levels', () => {
     const l = featureListings(split);
     assert.deepEqual(l.productIds, ['a', 'b']);
     assert.equal(l.listings[0].photos.length, 2);
     assert.deepEqual(Array.from(l.listings[0].photos[1][1]), [4, 3]);
     const head = buildHead({ inputDim: 2, numClasses: 2, hidden: [3], dropout: 0, seed: 1 });
     const predictor = new ImagePredictor({ label: 't', classes: ['x', 'y'], featureDim: 2, views: 2, aggregate: 'mean_probability', features: 't' }, [head], head);
-    const r = evaluatePredictor(predictor, normalizeSplit(split, { kind: 'ssqrt_l2' }));
-    assert.equal(r.evaluation.n, 2);
-    assert.equal(r.correct.length, 2);
-    assert.ok(r.probs.every((row) => Math.abs(row[0] + row[1] - 1) < 1e-5));
+    const r = predictorEvaluation(predictor, normalizeSplit(split, { kind: 'ssqrt_l2' }));
+    assert.equal(r.product.n, 2);
+    assert.equal(r.image.n, 3);
+    assert.deepEqual(r.products.productIds, ['a', 'b']);
+    assert.ok(r.products.probs.every((row) => Math.abs(row[0] + row[1] - 1) < 1e-5));
+    // Product b has one photo and mean-probability aggregation: its product row is its photo row.
+    r.products.probs[1].forEach((v, c) => assert.ok(Math.abs(v - r.images.probs[2][c]) < 1e-6));
     predictor.dispose();
   });
 });

@@ -1,7 +1,7 @@
 /** The one-standard-error rule of selectOnValidation, on hand-made validation scores. */
 import { describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { correctness, selectOnValidation, standardError } from '../src/eval/select';
+import { correctness, productCandidates, selectOnValidation, standardError } from '../src/eval/select';
 
 /** 0/1 scores: `hits` ones then zeros, over n items. */
 const hits = (n: number, ones: number[]) => { const s = new Float64Array(n); for (const i of ones) s[i] = 1; return s; };
@@ -49,5 +49,12 @@ describe('selectOnValidation', () => {
     assert.throws(() => selectOnValidation([]), /no candidates/);
     assert.throws(() => selectOnValidation([{ key: 'a', scores: [1, 0] }, { key: 'b', scores: [1] }]), /candidate b has 1 validation scores, a has 2/);
     assert.throws(() => selectOnValidation([{ key: 'a', scores: [1] }, { key: 'a', scores: [0] }]), /distinct/);
+  });
+
+  test('productCandidates scores each product 0/1 and refuses candidates on other products', () => {
+    const a = { productIds: ['p', 'q'], labels: [0, 1], probs: [[0.9, 0.1], [0.8, 0.2]] };
+    const c = productCandidates([['a', a], ['b', { ...a, probs: [[0.1, 0.9], [0.2, 0.8]] }]]);
+    assert.deepEqual(c.map((x) => Array.from(x.scores)), [[1, 0], [0, 1]]);
+    assert.throws(() => productCandidates([['a', a], ['b', { ...a, productIds: ['q', 'p'] }]]), /candidate b was scored on other validation products than a/);
   });
 });

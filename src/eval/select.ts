@@ -105,3 +105,22 @@ export function selectOnValidation(candidates: readonly ValidationCandidate[], s
     : `${chosen.key} is the simplest candidate within ${seMultiple === 1 ? 'one' : seMultiple} standard error of the best (${best.key}: ${pct(means[bestIndex])} vs ${pct(chosen.mean)}, gap ${pct(chosen.gapToBest)} ± ${pct(chosen.gapSe)} pp)`;
   return { chosen: chosen.key, best: best.key, rows, reason };
 }
+
+/** Product-level predictions of one candidate (a ModelEvaluation's `products` fits). */
+export interface ProductPredictions {
+  productIds: readonly string[];
+  labels: ArrayLike<number>;
+  probs: ArrayLike<ArrayLike<number>>;
+}
+
+/** Candidates scored per validation product (1 = right), checked to cover the same products in the same order. */
+export function productCandidates(entries: ReadonlyArray<[string, ProductPredictions]>): ValidationCandidate[] {
+  if (entries.length === 0) throw new Error('productCandidates: no candidates');
+  const [firstKey, first] = entries[0];
+  return entries.map(([key, p]) => {
+    if (p.productIds.length !== first.productIds.length || p.productIds.some((id, i) => id !== first.productIds[i])) {
+      throw new Error(`candidate ${key} was scored on other validation products than ${firstKey} (or in another order)`);
+    }
+    return { key, scores: correctness(p.labels, p.probs) };
+  });
+}

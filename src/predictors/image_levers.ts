@@ -5,8 +5,7 @@
  */
 import type { FeatureSplit } from '../models/head';
 import { applyFeatureNorm, FeatureNorm, groupMeanRows } from '../models/feature_norm';
-import { evaluateProbs, Evaluation } from '../train/predict';
-import { correctness } from '../eval/select';
+import { evaluateProbs, ModelEvaluation, Predictions } from '../train/predict';
 import type { ListingInput } from './predictor';
 import type { ImagePredictor } from './image_predictor';
 
@@ -36,12 +35,29 @@ export function featureListings(split: FeatureSplit): { productIds: string[]; la
   return { productIds, labels: productIds.map((p) => split.labels[(rows.get(p) as number[])[0]]), listings };
 }
 
-/** A predictor's product-level evaluation on a split, and its per-product correctness (for selectOnValidation). */
-export function evaluatePredictor(predictor: ImagePredictor, split: FeatureSplit): { evaluation: Evaluation; correct: Float64Array; probs: number[][]; productIds: string[]; labels: number[] } {
+/**
+ * A predictor evaluated on a split like `evaluateHead` evaluates a head: per photo (its photo heads,
+ * views averaged) and per product (everything the predictor combines), in the split's product order.
+ */
+export function predictorEvaluation(predictor: ImagePredictor, split: FeatureSplit): ModelEvaluation {
+  const d = split.dim;
+  const photos = split.labels.map((_, i) => split.views.map((v) => v.subarray(i * d, (i + 1) * d)));
+  const k = predictor.classes.length;
+  const photoProbs = predictor.photoOutputs(photos).probs;
+  const images: Predictions = {
+    probs: split.labels.map((_, i) => Array.from(photoProbs.subarray(i * k, (i + 1) * k))),
+    labels: split.labels.slice(), ids: split.imageIds.slice(), productIds: split.productIds.slice(),
+  };
   const { productIds, labels, listings } = featureListings(split);
   const probs = predictor.predict(listings).map((p, i) => {
     if (!p) throw new Error(`product ${productIds[i]} has no photo in the split`);
     return Array.from(p.probabilities);
   });
-  return { evaluation: evaluateProbs(labels, probs, predictor.classes), correct: correctness(labels, probs), probs, productIds, labels };
+  const products: Predictions = { probs, labels, ids: productIds, productIds: productIds.slice() };
+  return {
+    image: evaluateProbs(images.labels, images.probs, predictor.classes),
+    product: evaluateProbs(products.labels, products.probs, predictor.classes),
+    images,
+    products,
+  };
 }
