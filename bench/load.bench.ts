@@ -11,6 +11,8 @@
  * service's own timing of the usearch search, in each response) and the process's resident memory
  * before and after (from /healthcheck), ending with the line
  *   load similar: requests <n>, errors <n>, p50 <ms> ms, p95 <ms> ms, index_p95 <ms> ms, rss_growth <MB> MB
+ * then the same for text-only queries (title, no photo: tokeniser, text CNN, text index):
+ *   load text: requests <n>, errors <n>, p50 <ms> ms, p95 <ms> ms, index_p95 <ms> ms, rss_growth <MB> MB
  * Not a comparison against a reference implementation: the goals are 0 errors, index p95 ≤ 5 ms
  * and end-to-end p95 ≤ 300 ms on this machine.
  */
@@ -72,21 +74,21 @@ export async function run(): Promise<void> {
   const pool = listings.filter((l) => l.photos.length > 0 && fs.existsSync(path.join(imagesDir, `${l.photos[0]}.jpg`))).slice(0, 200);
   if (pool.length === 0) throw new Error(`no listing photo found under ${imagesDir}`);
   const photos = pool.map((l) => fs.readFileSync(path.join(imagesDir, `${l.photos[0]}.jpg`)));
-  const formFor = (i: number): FormData => {
+  const formFor = (i: number, query: typeof QUERY): FormData => {
     const f = new FormData();
     const l = pool[i % pool.length];
-    if (QUERY !== 'text') f.append('image', new Blob([photos[i % pool.length]], { type: 'image/jpeg' }), 'photo.jpg');
-    if (QUERY !== 'image') f.append('title', l.title);
+    if (query !== 'text') f.append('image', new Blob([photos[i % pool.length]], { type: 'image/jpeg' }), 'photo.jpg');
+    if (query !== 'image') f.append('title', l.title);
     f.append('k', '10');
     return f;
   };
 
   const { child, url } = await startService(dir);
   try {
-    const send = async (i: number): Promise<{ ok: boolean; ms: number; indexMs: number; error?: string }> => {
+    const send = async (i: number, query: typeof QUERY): Promise<{ ok: boolean; ms: number; indexMs: number; error?: string }> => {
       const t0 = performance.now();
       try {
-        const res = await fetch(`${url}/predict/similar`, { method: 'POST', body: formFor(i) });
+        const res = await fetch(`${url}/predict/similar`, { method: 'POST', body: formFor(i, query) });
         const body = (await res.json()) as { results?: unknown[]; timings_ms?: { index_ms: number }; error?: string };
         const ms = performance.now() - t0;
         if (res.status !== 200 || !Array.isArray(body.results) || body.results.length === 0) return { ok: false, ms, indexMs: NaN, error: `${res.status} ${body.error ?? ''}` };
@@ -95,29 +97,34 @@ export async function run(): Promise<void> {
         return { ok: false, ms: performance.now() - t0, indexMs: NaN, error: (err as Error).message };
       }
     };
-    for (let i = 0; i < WARMUP; i++) await send(i);
-    const rssBefore = await rssMb(url);
-    const results: Array<Awaited<ReturnType<typeof send>>> = [];
-    let next = 0;
-    const started = performance.now();
-    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-      while (next < REQUESTS) {
-        const i = next++;
-        results.push(await send(WARMUP + i));
-      }
-    }));
-    const seconds = (performance.now() - started) / 1000;
-    const rssAfter = await rssMb(url);
-    const ok = results.filter((r) => r.ok);
-    const errors = results.length - ok.length;
-    if (errors) console.log(`first errors: ${results.filter((r) => !r.ok).slice(0, 3).map((r) => r.error).join(' | ')}`);
-    const lat = ok.map((r) => r.ms);
-    const idx = ok.map((r) => r.indexMs).filter((v) => Number.isFinite(v));
-    const f1 = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : 'n/a');
-    console.log(`load similar: bundle ${profile} (${listings.length} listings), query ${QUERY === 'both' ? 'photo + title' : QUERY}, k 10, concurrency ${CONCURRENCY}, ` +
-      `${WARMUP} warm-up requests; throughput ${(results.length / seconds).toFixed(2)} req/s; rss ${rssBefore.toFixed(1)} → ${rssAfter.toFixed(1)} MB`);
-    console.log(`load similar: requests ${results.length}, errors ${errors}, p50 ${f1(lat.length ? percentile(lat, 50) : NaN)} ms, p95 ${f1(lat.length ? percentile(lat, 95) : NaN)} ms, ` +
-      `index_p95 ${idx.length ? percentile(idx, 95).toFixed(3) : 'n/a'} ms, rss_growth ${(rssAfter - rssBefore).toFixed(1)} MB`);
+    /** WARMUP then REQUESTS queries of one kind, CONCURRENCY at a time; prints the two lines `load <label>: …`. */
+    const measure = async (label: string, query: typeof QUERY) => {
+      for (let i = 0; i < WARMUP; i++) await send(i, query);
+      const rssBefore = await rssMb(url);
+      const results: Array<Awaited<ReturnType<typeof send>>> = [];
+      let next = 0;
+      const started = performance.now();
+      await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+        while (next < REQUESTS) {
+          const i = next++;
+          results.push(await send(WARMUP + i, query));
+        }
+      }));
+      const seconds = (performance.now() - started) / 1000;
+      const rssAfter = await rssMb(url);
+      const ok = results.filter((r) => r.ok);
+      const errors = results.length - ok.length;
+      if (errors) console.log(`first errors: ${results.filter((r) => !r.ok).slice(0, 3).map((r) => r.error).join(' | ')}`);
+      const lat = ok.map((r) => r.ms);
+      const idx = ok.map((r) => r.indexMs).filter((v) => Number.isFinite(v));
+      const f1 = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : 'n/a');
+      console.log(`load ${label}: bundle ${profile} (${listings.length} listings), query ${query === 'both' ? 'photo + title' : query}, k 10, concurrency ${CONCURRENCY}, ` +
+        `${WARMUP} warm-up requests; throughput ${(results.length / seconds).toFixed(2)} req/s; rss ${rssBefore.toFixed(1)} → ${rssAfter.toFixed(1)} MB`);
+      console.log(`load ${label}: requests ${results.length}, errors ${errors}, p50 ${f1(lat.length ? percentile(lat, 50) : NaN)} ms, p95 ${f1(lat.length ? percentile(lat, 95) : NaN)} ms, ` +
+        `index_p95 ${idx.length ? percentile(idx, 95).toFixed(3) : 'n/a'} ms, rss_growth ${(rssAfter - rssBefore).toFixed(1)} MB`);
+    };
+    await measure('similar', QUERY);
+    await measure('text', 'text');
   } finally {
     child.kill('SIGTERM');
   }

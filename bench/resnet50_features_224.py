@@ -84,13 +84,18 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--variant", choices=["eager", "frozen", "channels_last"], default="eager")
+    ap.add_argument("--input", help="raw float32 NHWC photos (caffe-preprocessed, batch x 224 x 224 x 3) to run instead of random data")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = ResNet50().eval()
     params = sum(p.numel() for p in model.parameters())
-    x = torch.randn(args.batch, 3, 224, 224)
+    if args.input:
+        # The same photos as our side: NHWC float32 -> NCHW.
+        x = torch.from_file(args.input, size=args.batch * 224 * 224 * 3, dtype=torch.float32).reshape(args.batch, 224, 224, 3).permute(0, 3, 1, 2).contiguous()
+    else:
+        x = torch.randn(args.batch, 3, 224, 224)
     if args.variant == "channels_last":
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)

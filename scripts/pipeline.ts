@@ -6,29 +6,36 @@
  * prints per-notebook wall time and closes with `N passed, N failed, N skipped`.
  * Asked for one notebook, it first runs the notebooks it depends on that have not yet
  * completed in this profile (their caches are reused otherwise).
+ *
+ * `--cold` runs from empty caches: CACHE_ROOT (src/config.ts) points every notebook at a new temporary
+ * folder (removed afterwards; the user's data/clean and outputs/models are never touched), and the
+ * wall times go to run.cold_wall_seconds instead of run.wall_seconds.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
-import { PATHS, PROFILE } from '../src/config';
+import { CACHE_ROOT, PATHS, PROFILE } from '../src/config';
 import { readMetrics, recordMetrics } from '../src/metrics_store';
 import { writeReport } from '../src/eval/report';
+import { dependencyMap, STAGES } from '../src/artifacts/registry';
 
-/** What each notebook reads from earlier ones (its caches under data/clean and outputs/). */
-const DEPENDS_ON: Record<string, string[]> = {
-  '01': ['00'], '02': ['00'], '03': ['00'], '04': ['00'],
-  '05': ['03', '04'], '06': ['01', '02', '03', '04', '05'], '07': ['05'],
-};
+/** What each notebook reads from earlier ones: the stage list of the artifact registry. */
+const DEPENDS_ON = dependencyMap();
 
 const NOTEBOOK_DIR = path.join(PATHS.root, 'notebooks');
 const OUT_DIR = path.join(PATHS.report, 'notebooks');
-const STAMP_DIR = path.join(PATHS.clean, '.pipeline', PROFILE.name);
+/** Where a notebook's "done" stamps live: with the caches they vouch for. */
+const stampDir = (cacheRoot: string) => path.join(cacheRoot, 'data', 'clean', '.pipeline', PROFILE.name);
 const KERNEL = 'tslab';
 
+/** The registry's stages, by id → notebook file; a stage whose notebook is missing is an error. */
 function listNotebooks(): Map<string, string> {
   const byId = new Map<string, string>();
-  for (const f of fs.readdirSync(NOTEBOOK_DIR).filter((f) => /^\d\d_.*\.ipynb$/.test(f)).sort()) {
-    byId.set(f.slice(0, 2), f);
+  for (const s of STAGES) {
+    const file = `${s.notebook}.ipynb`;
+    if (!fs.existsSync(path.join(NOTEBOOK_DIR, file))) throw new Error(`stage ${s.id}: notebooks/${file} is missing (src/artifacts/registry.ts names it)`);
+    byId.set(s.id, file);
   }
   return byId;
 }
@@ -55,13 +62,18 @@ function fmtSeconds(s: number): string {
 }
 
 function main(): number {
-  const requested = process.argv.slice(2).map((a) => a.padStart(2, '0').slice(0, 2));
+  const args = process.argv.slice(2).filter((a) => a !== '--');
+  const cold = args.includes('--cold');
+  const requested = args.filter((a) => a !== '--cold').map((a) => a.padStart(2, '0').slice(0, 2));
+  const cacheRoot = cold ? fs.mkdtempSync(path.join(process.env.COLD_CACHE_PARENT ?? os.tmpdir(), 'marketplace-cold-')) : CACHE_ROOT;
+  const STAMP_DIR = stampDir(cacheRoot);
   const notebooks = listNotebooks();
   const stampOf = (id: string) => path.join(STAMP_DIR, `${id}.json`);
   const order = plan(requested, notebooks, (id) => fs.existsSync(stampOf(id)));
   fs.mkdirSync(OUT_DIR, { recursive: true });
   fs.mkdirSync(STAMP_DIR, { recursive: true });
   console.log(`pipeline: profile ${PROFILE.name}, notebooks ${order.join(' ') || '(none)'} -> ${path.relative(PATHS.root, OUT_DIR)}/`);
+  if (cold) console.log(`pipeline: cold run, empty caches in ${cacheRoot} (CACHE_ROOT; removed at the end, set KEEP_COLD_CACHE=1 to keep it)`);
 
   const env = {
     ...process.env,
@@ -70,6 +82,7 @@ function main(): number {
     PIPELINE_LOG: '1', // progress bars also write throttled lines to this log
     TSLAB_FREEZE_SOURCES: '1', // src/ edited during a run must not fail a cell (scripts/tslab-frozen-sources.cjs)
     STATIC_PLOTS: '1', // headless notebooks are untrusted: show a PNG under each interactive plot
+    CACHE_ROOT: cacheRoot,
   };
   const wall: Record<string, number> = {};
   const pipelineStarted = Date.now();
@@ -101,13 +114,15 @@ function main(): number {
   }
   const skipped = order.length - passed - failed;
 
-  const previous = (readMetrics().run ?? {}) as { wall_seconds?: Record<string, number> };
+  if (cold && !process.env.KEEP_COLD_CACHE) fs.rmSync(cacheRoot, { recursive: true, force: true });
+  const timesKey = cold ? 'cold_wall_seconds' : 'wall_seconds';
+  const previous = (readMetrics().run ?? {}) as Record<string, Record<string, number> | undefined>;
   recordMetrics('run', {
     profile: PROFILE.name,
     date: new Date().toISOString(),
-    wall_seconds: { ...(previous.wall_seconds ?? {}), ...wall },
+    [timesKey]: { ...(previous[timesKey] ?? {}), ...wall },
     ...(failed === 0 && order.length > 0
-      ? { last_pipeline: { notebooks: order, seconds: Math.round((Date.now() - pipelineStarted) / 100) / 10, date: new Date().toISOString() } }
+      ? { [cold ? 'last_cold_pipeline' : 'last_pipeline']: { notebooks: order, seconds: Math.round((Date.now() - pipelineStarted) / 100) / 10, date: new Date().toISOString() } }
       : {}),
   });
   if (failed === 0 && order.length > 0) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent project set-up, called by `npm run pipeline`, `npm test` and `npm run bench`.
 # Fast when done (< 1 s): each step checks before it acts.
-#   1. Debian packages: Jupyter (classic Notebook, nbclient, nbconvert, ipykernel) and chromium
+#   1. Debian packages: Jupyter (classic Notebook, nbclient, nbconvert, ipykernel), chromium, and the
+#      PostgreSQL server (its binaries: the tests start a throwaway server; npm run db:load)
 #   2. npm ci when package-lock.json changed since the last install
 #   3. a project-local tslab kernel that starts in the repository root (.jupyter/)
 #   4. data/raw -> the marketplace data set ($MARKETPLACE_DATA, default ../shared/marketplace)
@@ -13,12 +14,14 @@ die() { echo "[setup] ERROR: $*" >&2; exit 1; }
 
 # --- 1. Debian packages ------------------------------------------------------------------
 PY=/usr/bin/python3
-APT_PACKAGES="jupyter-notebook python3-nbclient python3-nbconvert python3-ipykernel jupyter-client chromium"
+APT_PACKAGES="jupyter-notebook python3-nbclient python3-nbconvert python3-ipykernel jupyter-client chromium postgresql"
 missing_system() {
   [ -x "$PY" ] || return 0
   "$PY" -c "import nbclient, nbconvert, ipykernel, notebook, jupyter_client" 2>/dev/null || return 0
   [ -x /usr/bin/jupyter ] || return 0
   [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || return 0
+  [ -n "${PG_BIN:-}" ] && [ -x "$PG_BIN/initdb" ] && return 1
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || return 0
   return 1
 }
 if missing_system; then
@@ -28,13 +31,13 @@ if missing_system; then
     apt-get update -qq >/dev/null
     apt-get install -y -qq --no-install-recommends $APT_PACKAGES >/dev/null
   else
-    die "Jupyter and/or chromium are missing and I cannot install them here (need root and apt-get).
+    die "Jupyter, chromium and/or the PostgreSQL server are missing and I cannot install them here (need root and apt-get).
   Install them, then re-run:
     sudo apt-get install -y --no-install-recommends $APT_PACKAGES
   (elsewhere: pip install notebook nbclient nbconvert ipykernel, a Chromium/Chrome at /usr/bin/chromium
-   or CHROMIUM_PATH=/path/to/chrome)"
+   or CHROMIUM_PATH=/path/to/chrome; PostgreSQL server binaries elsewhere: PG_BIN=/dir/with/initdb)"
   fi
-  missing_system && die "Debian packages installed but Jupyter/chromium still not usable: check $PY and /usr/bin/jupyter"
+  missing_system && die "Debian packages installed but Jupyter/chromium/PostgreSQL still not usable: check $PY, /usr/bin/jupyter, /usr/lib/postgresql/*/bin"
 fi
 
 # --- 2. npm packages ---------------------------------------------------------------------

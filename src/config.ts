@@ -58,16 +58,24 @@ export const PROFILE: Profile = profileFromEnv();
 /** Repository root: this file lives in <root>/src. */
 export const ROOT = path.resolve(__dirname, '..');
 
+/**
+ * Root of every derived cache (data/clean, outputs/models, outputs/features): the repository, or
+ * CACHE_ROOT when set — `npm run pipeline -- --cold` points it at an empty temporary folder so a
+ * cold run never touches the user's caches. Reports (metrics.json, REPORT.md, figures) stay here.
+ */
+export const CACHE_ROOT = process.env.CACHE_ROOT ? path.resolve(process.env.CACHE_ROOT) : ROOT;
+
 export const PATHS = {
   root: ROOT,
   /** Input as published (a link to ../shared/marketplace made by scripts/setup.sh, or MARKETPLACE_DATA). */
   raw: process.env.MARKETPLACE_DATA ? path.resolve(process.env.MARKETPLACE_DATA) : path.join(ROOT, 'data', 'raw'),
   /** Derived, cached, git-ignored. Shared by both profiles: caches are keyed by what produced them. */
-  clean: path.join(ROOT, 'data', 'clean'),
-  outputs: path.join(ROOT, 'outputs'),
+  clean: path.join(CACHE_ROOT, 'data', 'clean'),
+  /** Derived models and features (outputs/models, outputs/features; under CACHE_ROOT when set). */
+  outputs: path.join(CACHE_ROOT, 'outputs'),
   /** Committed report artefacts come only from the full profile; smoke writes beside them in outputs/smoke. */
   report: PROFILE.name === 'full' ? path.join(ROOT, 'outputs') : path.join(ROOT, 'outputs', 'smoke'),
   figures: PROFILE.name === 'full' ? path.join(ROOT, 'outputs', 'figures') : path.join(ROOT, 'outputs', 'smoke', 'figures'),
-  models: path.join(ROOT, 'outputs', 'models', PROFILE.name),
-  features: path.join(ROOT, 'outputs', 'features'),
+  models: path.join(CACHE_ROOT, 'outputs', 'models', PROFILE.name),
+  features: path.join(CACHE_ROOT, 'outputs', 'features'),
 };

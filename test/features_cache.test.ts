@@ -17,6 +17,7 @@ import {
   FeatureStore,
   fromHalf,
   readImageEmbeddings,
+  int8FeatureSpec,
   resnetFeatureSpec,
   toHalf,
   writeImageEmbeddings,
@@ -87,6 +88,31 @@ describe('feature keys', () => {
     assert.equal(keys.size, 8);
     const reordered = Object.fromEntries(Object.entries(base).reverse()) as unknown as FeatureSpec;
     assert.equal(featureKey(reordered), featureKey(base));
+  });
+});
+
+describe('int8 feature specs', () => {
+  const quantization = { scheme: 'qdq_int8_weights_per_channel_uint8_activations_per_tensor' as const, method: 'minmax',
+    calibration: { split: 'train' as const, photos: 96, ids_sha256: 'abc' }, fp32_model: 'k1' };
+
+  test('the fp32 ResNet-50 spec and key are unchanged (a cached fp32 extraction depends on them)', () => {
+    const fp32 = resnetFeatureSpec('618cc24c40311bb0', { flip: false });
+    assert.equal('quantization' in fp32, false);
+    // Keys of the real weights' features as committed before int8 existed: changing them orphans every fp32 cache.
+    assert.equal(featureKey(fp32), '473ff179a106');
+    assert.equal(featureKey(resnetFeatureSpec('618cc24c40311bb0', { flip: true })), '2d717f4e16ff');
+  });
+
+  test('int8 features get their own key, per method and calibration set, and their own files', () => {
+    const fp32 = spec();
+    const a = int8FeatureSpec(fp32, quantization);
+    const b = int8FeatureSpec(fp32, { ...quantization, method: 'percentile_99.999' });
+    const c = int8FeatureSpec(fp32, { ...quantization, calibration: { ...quantization.calibration, ids_sha256: 'abd' } });
+    assert.equal(new Set([fp32, a, b, c].map(featureKey)).size, 4);
+    assert.deepEqual({ ...a, quantization: undefined }, { ...fp32, quantization: undefined }, 'the rest of the spec is the fp32 one');
+    const dir = tmpDir();
+    assert.match(path.basename(new FeatureStore(a, dir).dataFile), /_int8_[0-9a-f]{12}\.bin$/);
+    assert.doesNotMatch(path.basename(new FeatureStore(fp32, dir).dataFile), /int8/);
   });
 });
 

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { confusionMatrixFigure, residualFigure, rowNormalise, scatterFigure, validationCurveFigure, wrapLabel } from '../src/plot/figures';
+import { locationMapFigure } from '../src/plot/location_map';
 
 type Trace = Record<string, unknown>;
 
@@ -54,4 +55,21 @@ test('validationCurveFigure: a line per series and the chosen points', () => {
   assert.equal(fig.data.length, 3);
   assert.equal((fig.data[2] as Trace).mode, 'markers');
   assert.equal((fig.layout!.xaxis as Trace).type, 'log');
+});
+
+test('locationMapFigure: one trace per group in the given order, map aspect, points near their place', () => {
+  const points = [
+    { lat: 51.5, lng: -0.1, group: 'B', label: 'sofa, London' },
+    { lat: 55.9, lng: -3.2, group: 'A' },
+    { lat: 51.5, lng: -0.1, group: 'B' },
+  ];
+  const fig = locationMapFigure(points, 'Listings', ['A', 'B', 'C']);
+  const traces = fig.data as Array<{ name: string; x: number[]; y: number[]; text: string[] }>;
+  assert.deepEqual(traces.map((t) => [t.name, t.x.length]), [['A', 1], ['B', 2], ['C', 0]]);
+  assert.equal(traces[1].text[0], 'sofa, London');
+  for (const t of traces) t.x.forEach((x, k) => assert.ok(Math.abs(x - (t.name === 'A' ? -3.2 : -0.1)) <= 0.04 && Math.abs(t.y[k] - (t.name === 'A' ? 55.9 : 51.5)) <= 0.04));
+  assert.notDeepEqual([traces[1].x[0], traces[1].y[0]], [traces[1].x[1], traces[1].y[1]]); // same spot, spread apart
+  const yaxis = (fig.layout as { yaxis: { scaleanchor: string; scaleratio: number } }).yaxis;
+  assert.equal(yaxis.scaleanchor, 'x');
+  assert.ok(yaxis.scaleratio > 1.6 && yaxis.scaleratio < 1.7); // 1/cos(53°)
 });

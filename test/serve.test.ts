@@ -41,9 +41,10 @@ after(async () => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-function form(parts: { image?: Buffer; imageName?: string; fields?: Record<string, string>; extraFile?: Buffer }): FormData {
+function form(parts: { image?: Buffer; images?: Buffer[]; imageName?: string; fields?: Record<string, string>; extraFile?: Buffer }): FormData {
   const f = new FormData();
   if (parts.image) f.append('image', new Blob([parts.image], { type: 'image/jpeg' }), parts.imageName ?? 'photo.jpg');
+  for (const [i, bytes] of (parts.images ?? []).entries()) f.append('image', new Blob([bytes], { type: 'image/jpeg' }), `photo-${i}.jpg`);
   if (parts.extraFile) f.append('image2', new Blob([parts.extraFile], { type: 'image/jpeg' }), 'second.jpg');
   for (const [k, v] of Object.entries(parts.fields ?? {})) f.append(k, v);
   return f;
@@ -80,20 +81,46 @@ describe('endpoints', () => {
     assert.equal(body.max_upload_bytes, MAX_UPLOAD);
   });
 
-  test('POST /predict/category: image, text, both', async () => {
-    for (const [parts, kind] of [
-      [{ image: listings[0].photoBytes[0] }, 'image'],
-      [{ fields: { title: 'Gaming laptop', description: 'ssd' } }, 'text'],
-      [{ image: listings[0].photoBytes[0], fields: { title: 'Fridge freezer' } }, 'image+text'],
+  test('POST /predict/category: image, text, both — each answered by its stage\'s predictor, named', async () => {
+    for (const [parts, kind, model] of [
+      [{ image: listings[0].photoBytes[0] }, 'image', 'tiny image model'],
+      [{ fields: { title: 'Gaming laptop', description: 'ssd' } }, 'text', 'tiny text model'],
+      [{ image: listings[0].photoBytes[0], fields: { title: 'Fridge freezer' } }, 'image+text', 'tiny late fusion'],
     ] as const) {
       const r = await post('/predict/category', form(parts));
       assert.equal(r.status, 200, JSON.stringify(r.json));
       assert.equal(r.json.query, kind);
+      assert.equal(r.json.model, model);
       assert.deepEqual(Object.keys(r.json.probabilities), CLASSES);
       const sum = Object.values(r.json.probabilities as Record<string, number>).reduce((a, b) => a + b, 0);
       assert.ok(Math.abs(sum - 1) < 1e-4, `probabilities sum to ${sum}`);
       assert.ok(CLASSES.includes(r.json.predicted));
     }
+  });
+
+  test('several photos of one listing: aggregated as the image predictor does, up to 10', async () => {
+    const l = listings[0];
+    const both = await post('/predict/category', form({ images: l.photoBytes }));
+    assert.equal(both.status, 200, JSON.stringify(both.json));
+    assert.equal(both.json.query, 'image');
+    // The served probabilities are the image predictor's for the listing's two photos, computed directly.
+    const features = await Promise.all(l.photoBytes.map(async (b) => {
+      const q = await service.encode({ images: [b] });
+      return q.listing.photos[0];
+    }));
+    const [direct] = service.image.predict([{ photos: features, title: '', description: '' }]);
+    for (const [i, c] of CLASSES.entries()) assert.ok(Math.abs(both.json.probabilities[c] - direct!.probabilities[i]) < 1e-5, c);
+    const one = await post('/predict/category', form({ images: [l.photoBytes[0]] }));
+    assert.notDeepEqual(one.json.probabilities, both.json.probabilities, 'the second photo counts');
+    const similar = await post('/predict/similar', form({ images: l.photoBytes, fields: { k: '2' } }));
+    assert.equal(similar.status, 200);
+    assert.equal(similar.json.results[0].id, l.id);
+    const fused = await post('/predict/similar', form({ images: l.photoBytes, fields: { title: l.title, description: l.description, k: '1' } }));
+    assert.equal(fused.json.index, 'fused');
+    assert.equal(fused.json.results[0].id, l.id, 'all photos + text is exactly the gallery vector of the listing');
+    const eleven = await post('/predict/category', form({ images: Array.from({ length: 11 }, () => l.photoBytes[0]) }));
+    assert.equal(eleven.status, 400, JSON.stringify(eleven.json));
+    assert.match(eleven.json.error, /at most 10/);
   });
 
   test('POST /predict/feature_embedding returns the embeddings of what was sent', async () => {
@@ -202,7 +229,7 @@ describe('a bundle serving notebook 05\'s fusion model', () => {
     try {
       const l = built.listings[2];
       const f = new FormData();
-      f.append('image', new Blob([l.photoBytes[0]], { type: 'image/jpeg' }), 'p.jpg');
+      for (const bytes of l.photoBytes) f.append('image', new Blob([bytes], { type: 'image/jpeg' }), 'p.jpg');
       f.append('title', l.title);
       f.append('description', l.description);
       f.append('k', '2');
@@ -211,10 +238,10 @@ describe('a bundle serving notebook 05\'s fusion model', () => {
       assert.equal(res.status, 200, JSON.stringify(body));
       assert.equal(body.index, 'fused');
       assert.ok(body.results.filter((x: any) => x.score > 0.999).some((x: any) => x.id === l.id), JSON.stringify(body.results));
-      assert.ok(body.timings_ms.fusion_model_ms >= 0);
+      assert.ok(body.timings_ms.predictor_ms >= 0);
       const cat = await fetch(`${srv.url}/predict/category`, { method: 'POST', body: f });
       const cb = (await cat.json()) as Record<string, any>;
-      assert.equal(cb.source, 'fusion model (notebook 05)');
+      assert.equal(cb.model, 'tiny early fusion');
       const emb = (await (await fetch(`${srv.url}/predict/feature_embedding`, { method: 'POST', body: f })).json()) as Record<string, any>;
       assert.equal(emb.fused_embedding.length, 16);
     } finally {

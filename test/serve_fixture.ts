@@ -1,7 +1,7 @@
 /**
  * A tiny but real serving bundle for the service's tests: a 2-layer conv "backbone" exported to
- * ONNX with the project's converter, an MLP head, a text CNN and a vocabulary, six listings with
- * synthetic photos, and usearch indexes over the embeddings the service itself computes for those
+ * ONNX with the project's converter, saved image, text (TF-IDF + CNN) and fusion predictors, six
+ * listings with synthetic photos, and usearch indexes over the embeddings the service itself computes for those
  * listings — the same format notebook 07 writes, in a temporary folder, with no pipeline output.
  */
 import * as fs from 'fs';
@@ -10,15 +10,20 @@ import sharp from 'sharp';
 import { tf } from '../src/tf/runtime';
 import { artifactsOf } from './model_artifacts';
 import { exportLayersModelToOnnx } from '../src/backbone/onnx_export';
-import { buildHead, EMBEDDING_LAYER } from '../src/models/head';
-import { buildTextCnn, TEXT_EMBEDDING_LAYER } from '../src/models/text_cnn';
-import { saveModel } from '../src/train/model_io';
+import { buildHead } from '../src/models/head';
+import { buildTextCnn } from '../src/models/text_cnn';
 import { tokenizeFields, Vocabulary } from '../src/text/tokenizer';
-import { embeddingSet, concatVectors } from '../src/search/embedding_set';
+import { TfidfVectoriser } from '../src/models/features';
+import { tfidfDocument } from '../src/text/tfidf_baseline';
+import { Rng } from '../src/rng';
+import { embeddingSet } from '../src/search/embedding_set';
 import { writeServingBundle, BundleInputs } from '../src/serve/build_bundle';
 import type { ServingListing } from '../src/serve/bundle';
 import { SearchService } from '../src/serve/service';
-import { buildFusionModel, FusionManifest, FUSION_EMBEDDING_LAYER } from '../src/models/fusion';
+import { buildFusionModel } from '../src/models/fusion';
+import { ImagePredictor } from '../src/predictors/image_predictor';
+import { TextPredictor } from '../src/predictors/text_predictor';
+import { FusionPredictor } from '../src/predictors/fusion_predictor';
 
 export const CLASSES = ['Appliances', 'Baby & Kids Stuff', 'Computers & Software'];
 export const SIZE = 32;
@@ -55,7 +60,8 @@ const TEXTS: Array<[string, string, number]> = [
 
 /**
  * Builds the bundle in `dir` (models under `dir`/src) and returns its listings. `fusion: 'model'`
- * serves a tiny early-fusion network (notebook 05's kind) instead of the concatenation.
+ * serves a tiny early-fusion network (notebook 05's kind) instead of a late fusion, and its
+ * fused embedding instead of the concatenation.
  */
 export async function buildTinyBundle(dir: string, options: { fusion?: 'concat' | 'model' } = {}): Promise<{ listings: TinyListing[]; dir: string }> {
   const fusionKind = options.fusion ?? 'concat';
@@ -75,8 +81,6 @@ export async function buildTinyBundle(dir: string, options: { fusion?: 'concat' 
   fs.writeFileSync(onnxFile, exported.bytes);
 
   const head = buildHead({ inputDim: 8, numClasses: CLASSES.length, hidden: [16], dropout: 0, seed: 3 });
-  await saveModel(head, path.join(src, 'head'));
-  head.dispose();
 
   const listings: TinyListing[] = [];
   for (let i = 0; i < TEXTS.length; i++) {
@@ -85,27 +89,32 @@ export async function buildTinyBundle(dir: string, options: { fusion?: 'concat' 
     listings.push({ id: `listing-${i}`, title, description, price: 10 * (i + 1), category: CLASSES[label], photos: photoBytes.map((_, j) => `photo-${i}-${j}`), photoBytes });
   }
   const vocab = Vocabulary.fit(listings.map((l) => { const t = tokenizeFields(l); return [...t.title, ...t.description]; }), { minCount: 1 });
-  const text = buildTextCnn({ vocabSize: vocab.size, sequenceLength: 12, numClasses: CLASSES.length, embeddingDim: 8, kernelSizes: [2], filters: 4,
+  const textCnn = buildTextCnn({ vocabSize: vocab.size, sequenceLength: 12, numClasses: CLASSES.length, embeddingDim: 8, kernelSizes: [2], filters: 4,
     hiddenUnits: 16, dropout: 0, embeddingDropout: 0, seed: 4 });
-  await saveModel(text, path.join(src, 'text'));
-  text.dispose();
+  const vectoriser = new TfidfVectoriser({ minDf: 1, sublinearTf: true }).fit(listings.map((l) => tfidfDocument(l, 2)));
+  const rng = new Rng(6);
+  const kernel = Float32Array.from({ length: vectoriser.vocabulary.length * CLASSES.length }, () => rng.next() - 0.5);
 
-  const fusionConfig = { imageDim: 8, textDim: 16, numClasses: CLASSES.length, branchWidth: 8, imageInputDropout: 0, textInputDropout: 0, dropout: 0, seed: 5 };
-  const fusionModel = buildFusionModel(fusionConfig);
-  await saveModel(fusionModel, path.join(src, 'fusion'));
-  fusionModel.dispose();
-  const fusionManifest = { format: 'marketplace-fusion', version: 1, profile: 'test', checkpoint: path.join(src, 'fusion'), config: fusionConfig, classes: CLASSES,
-    embeddingLayer: FUSION_EMBEDDING_LAYER, embeddingDim: 16, chosen: 'early', created: new Date().toISOString() } as unknown as FusionManifest;
+  const predictorsDir = path.join(src, 'predictors');
+  const image = new ImagePredictor({ label: 'tiny image model', classes: CLASSES, featureDim: 8, views: 2, aggregate: 'mean_probability', features: 'tiny backbone' }, [head], head);
+  const text = new TextPredictor({ label: 'tiny text model', classes: CLASSES, cnnWeight: 0.5, cnn: 'tiny text CNN' },
+    { vectoriser, titleRepeats: 2, kernel, bias: new Float32Array(CLASSES.length) }, { model: textCnn, vocabulary: vocab, sequenceLength: 12 });
+  const early = fusionKind === 'model' ? buildFusionModel({ imageDim: 8, textDim: 16, numClasses: CLASSES.length, branchWidth: 8, imageInputDropout: 0, textInputDropout: 0, dropout: 0, seed: 5 }) : null;
+  const fusion = new FusionPredictor({ label: fusionKind === 'model' ? 'tiny early fusion' : 'tiny late fusion', classes: CLASSES,
+    combination: early ? { kind: 'early' } : { kind: 'late', imageWeight: 0.4 } }, image, text, early);
+  await image.save(path.join(predictorsDir, 'image'));
+  await text.save(path.join(predictorsDir, 'text'));
+  await fusion.save(path.join(predictorsDir, 'fusion'));
+  fusion.dispose();
   const fusedDim = fusionKind === 'model' ? 16 : 32;
 
   const inputs = (vectors?: { image: Float32Array; text: Float32Array; fused: Float32Array }): BundleInputs => {
     const photoIds = listings.flatMap((l) => l.photos);
     return {
       dir, profile: 'test', classes: CLASSES, listings: listings.map(({ photoBytes: _p, description: _d, ...l }) => l),
-      image: { onnxFile, inputName: exported.inputName, output: 'avg_pool', featureDim: 8, size: SIZE, preprocessing: 'caffe', flipTta: true,
-        headDir: path.join(src, 'head'), embeddingLayer: EMBEDDING_LAYER, embeddingDim: 16, model: 'tiny test backbone + MLP head' },
-      text: { modelDir: path.join(src, 'text'), vocabulary: vocab, sequenceLength: 12, embeddingLayer: TEXT_EMBEDDING_LAYER, embeddingDim: 16, description: 'tiny test text CNN' },
-      fusion: fusionKind === 'model' ? { kind: 'model', modelDir: path.join(src, 'fusion'), manifest: fusionManifest } : { kind: 'concat', imageWeight: 0.5, textWeight: 0.5 },
+      backbone: { onnxFile, inputName: exported.inputName, output: 'avg_pool', featureDim: 8, size: SIZE, preprocessing: 'caffe' },
+      predictors: { image: path.join(predictorsDir, 'image'), text: path.join(predictorsDir, 'text'), fusion: path.join(predictorsDir, 'fusion') },
+      fusedQuery: fusionKind === 'model' ? { kind: 'fusion_embedding' } : { kind: 'concat', imageWeight: 0.5, textWeight: 0.5 },
       indexes: {
         image: { set: embeddingSet(photoIds, 16, vectors?.image ?? Float32Array.from({ length: photoIds.length * 16 }, (_, i) => (i % 5) + 1)),
           listingIds: listings.flatMap((l) => l.photos.map(() => l.id)), unit: 'photo', embedding: 'image head embedding per photo' },
@@ -120,31 +129,24 @@ export async function buildTinyBundle(dir: string, options: { fusion?: 'concat' 
   // First pass with placeholder vectors, to compute every listing's embeddings with the service itself.
   writeServingBundle(inputs());
   const service = await SearchService.load(dir, { workers: 1 });
-  const image: number[] = [];
+  const imageVectors: number[] = [];
   const textVectors: number[] = [];
   const fused: number[] = [];
   try {
     for (const l of listings) {
-      const photoEmbeddings: Float32Array[] = [];
       for (const bytes of l.photoBytes) {
-        const q = await service.encode({ image: bytes });
-        photoEmbeddings.push(q.image!.embedding);
-        image.push(...q.image!.embedding);
+        const q = await service.encode({ images: [bytes] });
+        imageVectors.push(...(q.photoEmbeddings as Float32Array[])[0]);
       }
-      const t = await service.encode({ title: l.title, description: l.description });
-      textVectors.push(...t.text!.embedding);
-      if (fusionKind === 'model') {
-        // The fusion model's gallery vector from the first photo + the text (what a query of both computes).
-        const q = await service.encode({ image: l.photoBytes[0], title: l.title, description: l.description });
-        fused.push(...q.fused!);
-      } else {
-        const mean = photoEmbeddings[0].map((_, j) => photoEmbeddings.reduce((s, e) => s + e[j], 0) / photoEmbeddings.length);
-        fused.push(...concatVectors([{ vector: mean, weight: 0.5 }, { vector: t.text!.embedding, weight: 0.5 }]));
-      }
+      const t = await service.encode({ images: [], title: l.title, description: l.description });
+      textVectors.push(...(t.textEmbedding as Float32Array));
+      // The gallery's fused vector is what a query of all the listing's photos + its text computes.
+      const q = await service.encode({ images: l.photoBytes, title: l.title, description: l.description });
+      fused.push(...(q.fused as Float32Array));
     }
   } finally {
     await service.close();
   }
-  writeServingBundle(inputs({ image: Float32Array.from(image), text: Float32Array.from(textVectors), fused: Float32Array.from(fused) }));
+  writeServingBundle(inputs({ image: Float32Array.from(imageVectors), text: Float32Array.from(textVectors), fused: Float32Array.from(fused) }));
   return { listings, dir };
 }

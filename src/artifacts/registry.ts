@@ -20,21 +20,40 @@ export interface Stage {
   title: string;
   /** Stages whose artifacts this one reads. */
   dependsOn: StageId[];
-  /** metrics.json key of the model this stage selects, and its label in the report (stages with a model). */
-  model?: { metrics: string; label: string; short: string };
 }
 
 export const STAGES: readonly Stage[] = [
   { id: '00', notebook: '00_data_cleaning', title: 'data cleaning, split, image caches', dependsOn: [] },
-  { id: '01', notebook: '01_shallow_baselines', title: 'shallow baselines', dependsOn: ['00'],
-    model: { metrics: 'pixel_logreg', label: 'softmax regression on pixels', short: 'pixels' } },
-  { id: '02', notebook: '02_custom_cnn', title: 'custom CNN', dependsOn: ['00'], model: { metrics: 'cnn', label: 'custom CNN', short: 'CNN' } },
-  { id: '03', notebook: '03_resnet_transfer', title: 'ResNet-50 transfer', dependsOn: ['00'],
-    model: { metrics: 'resnet', label: 'ResNet-50 transfer', short: 'ResNet-50' } },
-  { id: '04', notebook: '04_text_model', title: 'text model', dependsOn: ['00'], model: { metrics: 'text', label: 'text model', short: 'text' } },
-  { id: '05', notebook: '05_fusion', title: 'fusion', dependsOn: ['03', '04'], model: { metrics: 'fusion', label: 'image + text fusion', short: 'fusion (chosen)' } },
+  { id: '01', notebook: '01_shallow_baselines', title: 'shallow baselines', dependsOn: ['00'] },
+  { id: '02', notebook: '02_custom_cnn', title: 'custom CNN', dependsOn: ['00'] },
+  { id: '03', notebook: '03_resnet_transfer', title: 'ResNet-50 transfer', dependsOn: ['00'] },
+  { id: '04', notebook: '04_text_model', title: 'text model', dependsOn: ['00'] },
+  { id: '05', notebook: '05_fusion', title: 'fusion', dependsOn: ['03', '04'] },
   { id: '06', notebook: '06_evaluation', title: 'evaluation, this report', dependsOn: ['01', '02', '03', '04', '05'] },
   { id: '07', notebook: '07_similar_listings', title: 'similar listings, serving bundle', dependsOn: ['03', '04', '05'] },
+];
+
+/**
+ * The models whose product-level predictions the stages save (the `predictions` artifact, one file
+ * per key) and notebook 06 compares; `selected` marks a stage's chosen model, which also has its
+ * own metrics.json entry under the same key.
+ */
+export interface ModelEntry {
+  key: string;
+  stage: StageId;
+  label: string;
+  short: string;
+  selected: boolean;
+}
+
+export const MODELS: readonly ModelEntry[] = [
+  { key: 'pixel_logreg', stage: '01', label: 'softmax regression on pixels', short: 'pixels', selected: true },
+  { key: 'cnn', stage: '02', label: 'custom CNN', short: 'CNN', selected: true },
+  { key: 'resnet', stage: '03', label: 'ResNet-50 transfer', short: 'ResNet-50', selected: true },
+  { key: 'text', stage: '04', label: 'text model', short: 'text', selected: true },
+  { key: 'fusion_early', stage: '05', label: 'early fusion', short: 'early fusion', selected: false },
+  { key: 'fusion_late', stage: '05', label: 'late fusion', short: 'late fusion', selected: false },
+  { key: 'fusion', stage: '05', label: 'image + text fusion', short: 'fusion (chosen)', selected: true },
 ];
 
 export function stage(id: string): Stage {
@@ -94,6 +113,11 @@ export type ArtifactName = keyof typeof ARTIFACTS;
 /** The file or folder of an artifact in a profile (default: this process's profile). */
 export function artifactPath(name: ArtifactName, profile: string = PROFILE.name): string {
   return ARTIFACTS[name].path(profile);
+}
+
+/** The file name (without folder and extension) of a per-profile artifact: how the embedding stores name their files. */
+export function artifactName(name: ArtifactName, profile: string = PROFILE.name): string {
+  return path.basename(artifactPath(name, profile));
 }
 
 export class ArtifactVersionError extends Error {}

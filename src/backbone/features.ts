@@ -22,12 +22,13 @@
  * Per-image *embeddings* for later notebooks (e.g. a trained head's penultimate layer) are
  * written with `writeImageEmbeddings` and read back with `readImageEmbeddings`.
  */
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { PATHS } from '../config';
+import { contentKey } from '../artifacts/content_key';
 import { imageRecipe } from '../data/images';
 import { ImagePixelSource } from '../data/loader';
+import type { Int8Quantization } from './onnx_export';
 import { caffePreprocess, CAFFE_BGR_MEANS, FEATURE_LAYER, RESNET_FEATURE_DIM, RESNET_INPUT_SIZE } from './resnet_tfjs';
 
 export type FeatureDtype = 'float32' | 'float16';
@@ -49,6 +50,8 @@ export interface FeatureSpec {
   flip: boolean;
   dim: number;
   dtype: FeatureDtype;
+  /** Only for features of an int8 backbone (onnx_export.ts ensureInt8OnnxModels): what was quantised how. fp32 specs have no such field. */
+  quantization?: Int8Quantization;
 }
 
 export const FEATURES_DIR = path.join(PATHS.clean, 'features');
@@ -70,18 +73,14 @@ export function resnetFeatureSpec(weightsHash: string, options: { flip?: boolean
   };
 }
 
-/** Stable hash of a spec (key order does not matter). */
-export function featureKey(spec: FeatureSpec): string {
-  return crypto.createHash('sha256').update(stableJson({ v: FORMAT_VERSION, ...spec })).digest('hex').slice(0, 12);
+/** The spec of the same features computed by an int8 model: the fp32 spec plus its `quantization` (so its own key and files). */
+export function int8FeatureSpec(fp32: FeatureSpec, quantization: Int8Quantization): FeatureSpec {
+  return { ...fp32, quantization };
 }
 
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const obj = value as Record<string, unknown>;
-    return `{${Object.keys(obj).sort().map((k) => `${JSON.stringify(k)}:${stableJson(obj[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
+/** Stable hash of a spec (key order does not matter). */
+export function featureKey(spec: FeatureSpec): string {
+  return contentKey({ v: FORMAT_VERSION, ...spec });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -158,7 +157,7 @@ export class FeatureStore {
   private fd: number | null = null;
 
   /** Opens (or creates) the store for `spec` in `dir`; repairs a torn tail left by an interruption. */
-  constructor(readonly spec: FeatureSpec, readonly dir: string = FEATURES_DIR, name = `${spec.backbone}_${spec.layer}_${spec.size}${spec.flip ? '_flip' : ''}`) {
+  constructor(readonly spec: FeatureSpec, readonly dir: string = FEATURES_DIR, name = `${spec.backbone}_${spec.layer}_${spec.size}${spec.flip ? '_flip' : ''}${spec.quantization ? '_int8' : ''}`) {
     if (!Number.isInteger(spec.dim) || spec.dim <= 0) throw new Error(`feature dim must be a positive integer, got ${spec.dim}`);
     this.key = featureKey(spec);
     const base = path.join(dir, `${name}_${this.key}`);

@@ -18,6 +18,9 @@
  * The .onnx is cached (`ensureOnnxModel`) keyed by the weights' hash and the export options,
  * so it is converted once (a second or two) and reused.
  *
+ * `ensureInt8OnnxModels` derives static int8 (QDQ) models from the export, calibrated on training
+ * photos (quantize.ts), cached beside it.
+ *
  * The tensor produced by a layer is named after the layer, so `outputs: ['activation_39',
  * 'avg_pool']` gives the conv4 activations (NCHW) and the pooled features from one run.
  */
@@ -26,7 +29,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { onnx } from 'onnx-proto';
 import { PATHS } from '../config';
-import { KerasLayerJson, ResnetArtifacts, readResnetArtifacts } from './resnet_tfjs';
+import { deriveSeed, Rng } from '../rng';
+import type { ImagePixelSource } from '../data/loader';
+import { KerasLayerJson, ResnetArtifacts, readResnetArtifacts, caffePreprocess } from './resnet_tfjs';
+import { calibrate, CalibrationBatch, CalibrationMethod, methodName, quantizeQdq } from './quantize';
 
 export interface OnnxExportOptions {
   /** Layers whose outputs become graph outputs (default ['avg_pool']). */
@@ -47,6 +53,9 @@ export interface ExportedOnnx {
   inputShape: Array<number | string>;
   stats: { nodes: number; initializers: number; foldedBatchNorms: number; foldedPads: number; parameters: number };
 }
+
+/** Where the exported .onnx models are cached. */
+export const ONNX_MODELS_DIR = path.join(PATHS.outputs, 'models', 'onnx');
 
 const OPSET = 13;
 const IR_VERSION = 7;
@@ -460,7 +469,7 @@ export function ensureOnnxModel(options: OnnxExportOptions = {}, dir?: string): 
   const layout = options.inputLayout ?? 'nhwc';
   const recipe = JSON.stringify({ v: 1, weights: artifacts.hash, outputs, layout, size: options.inputSize ?? null, fold: options.foldBatchNorm ?? true });
   const key = crypto.createHash('sha256').update(recipe).digest('hex').slice(0, 12);
-  const folder = dir ?? path.join(PATHS.outputs, 'models', 'onnx');
+  const folder = dir ?? ONNX_MODELS_DIR;
   const file = path.join(folder, `resnet50_${outputs.join('+')}_${layout}_${key}.onnx`);
   const meta = file.replace(/\.onnx$/, '.json');
   if (fs.existsSync(file) && fs.existsSync(meta)) {
@@ -475,4 +484,87 @@ export function ensureOnnxModel(options: OnnxExportOptions = {}, dir?: string): 
   const info = { inputName: exported.inputName, outputNames: exported.outputNames, inputShape: exported.inputShape, key, recipe: JSON.parse(recipe) as unknown, stats: exported.stats };
   fs.writeFileSync(meta, JSON.stringify(info, null, 2) + '\n');
   return { inputName: info.inputName, outputNames: info.outputNames, inputShape: info.inputShape, key, file, converted: true };
+}
+
+// ---------------------------------------------------------------------------------------
+// The int8 model (static QDQ quantisation of the export above, src/backbone/quantize.ts)
+
+export interface Int8Calibration {
+  /** Training photo ids to calibrate on (choose them with calibrationIds; never val/test photos). */
+  ids: readonly string[];
+  /** uint8 RGB pixels of those ids at the model's input size (the image cache). */
+  pixels: ImagePixelSource;
+  /** Images per calibration run (default 8). */
+  batchSize?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** What an int8 model is: recorded in its cache key, its metadata and the features' FeatureSpec. */
+export interface Int8Quantization {
+  scheme: 'qdq_int8_weights_per_channel_uint8_activations_per_tensor';
+  method: string;
+  calibration: { split: 'train'; photos: number; ids_sha256: string };
+  /** Key of the fp32 export it was made from. */
+  fp32_model: string;
+}
+
+export interface Int8ModelFile extends OnnxModelFile {
+  quantization: Int8Quantization;
+}
+
+/**
+ * `count` calibration photos drawn (seeded) from the TRAINING photo ids: the same ids for the same
+ * training split and seed, whatever order the ids come in.
+ */
+export function calibrationIds(trainIds: readonly string[], count: number, seed: number): string[] {
+  return new Rng(deriveSeed(seed, 'int8_calibration')).sample([...new Set(trainIds)].sort(), count);
+}
+
+/**
+ * The int8 models of the fp32 export for each calibration `method`, converted once and cached
+ * beside it, keyed by the fp32 model's key + the method + the calibration ids. Calibration (two
+ * fp32 passes over the photos with every activation exposed) runs only when a model is missing,
+ * once for all the missing methods.
+ */
+export async function ensureInt8OnnxModels(methods: CalibrationMethod[], calibration: Int8Calibration, options: OnnxExportOptions = {}, dir?: string): Promise<Int8ModelFile[]> {
+  if (calibration.ids.length === 0) throw new Error('int8 calibration needs at least one training photo');
+  const fp32 = ensureOnnxModel(options, dir);
+  const idsSha = crypto.createHash('sha256').update([...calibration.ids].sort().join('\n')).digest('hex').slice(0, 16);
+  const plan = methods.map((method) => {
+    const quantization: Int8Quantization = {
+      scheme: 'qdq_int8_weights_per_channel_uint8_activations_per_tensor', method: methodName(method),
+      calibration: { split: 'train', photos: calibration.ids.length, ids_sha256: idsSha }, fp32_model: fp32.key,
+    };
+    const key = crypto.createHash('sha256').update(JSON.stringify({ v: 1, ...quantization })).digest('hex').slice(0, 12);
+    const file = fp32.file.replace(/_[0-9a-f]{12}\.onnx$/, `_int8_${quantization.method}_${key}.onnx`);
+    return { method, quantization, key, file };
+  });
+  const missing = plan.filter((p) => !fs.existsSync(p.file));
+  if (missing.length > 0) {
+    const size = Number(fp32.inputShape[fp32.inputShape.length - 2]);
+    if (calibration.pixels.size !== size) throw new Error(`calibration pixels are ${calibration.pixels.size} px, the model takes ${size} px`);
+    if ((options.inputLayout ?? 'nhwc') !== 'nhwc') throw new Error('int8 calibration from the image cache needs the NHWC export');
+    const batchSize = calibration.batchSize ?? 8;
+    const per = size * size * 3;
+    const batches: CalibrationBatch[] = [];
+    for (let start = 0; start < calibration.ids.length; start += batchSize) {
+      const ids = calibration.ids.slice(start, start + batchSize);
+      const rgb = new Uint8Array(ids.length * per);
+      ids.forEach((id, k) => calibration.pixels.readInto(id, rgb, k * per));
+      batches.push({ x: caffePreprocess(rgb, ids.length, size), n: ids.length });
+    }
+    const bytes = new Uint8Array(fs.readFileSync(fp32.file));
+    const stats = await calibrate(bytes, batches, { inputName: fp32.inputName, inputShape: fp32.inputShape, onProgress: calibration.onProgress });
+    for (const p of missing) {
+      const ranges = new Map([...stats].map(([t, s]) => [t, s.range(p.method)] as const));
+      const q = quantizeQdq(bytes, ranges);
+      const tmp = `${p.file}.${process.pid}.tmp`;
+      fs.writeFileSync(tmp, q.bytes);
+      fs.renameSync(tmp, p.file);
+      fs.writeFileSync(p.file.replace(/\.onnx$/, '.json'), JSON.stringify({ inputName: fp32.inputName, outputNames: fp32.outputNames, inputShape: fp32.inputShape,
+        key: p.key, quantization: p.quantization, calibration_ids: calibration.ids, stats: q.stats }, null, 2) + '\n');
+    }
+  }
+  return plan.map((p) => ({ file: p.file, inputName: fp32.inputName, outputNames: fp32.outputNames, inputShape: fp32.inputShape, key: p.key,
+    converted: missing.includes(p), quantization: p.quantization }));
 }

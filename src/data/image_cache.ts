@@ -14,9 +14,9 @@
  * Reading is random access by id (`readInto`), so a 224 px cache (1.9 GB for the full
  * set) never has to sit in one Buffer; the loader copies out just the split it needs.
  */
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { contentKey } from '../artifacts/content_key';
 import { ImageRecipe, imageRecipe, mapWithConcurrency, toRgbSquare, useSharpForBulkWork } from './images';
 
 const FORMAT = 'marketplace-image-cache';
@@ -198,8 +198,8 @@ export class ImageCache {
 // ---------------------------------------------------------------------------------------
 
 function cacheKey(recipe: ImageRecipe, ids: readonly string[]): string {
-  return crypto.createHash('sha256').update(JSON.stringify(recipe)).update('\n').update(ids.join('\n'))
-    .digest('hex').slice(0, 12);
+  // The bytes of the recipe and the id list (the form caches were first keyed on, so they stay valid).
+  return contentKey(Buffer.from(`${JSON.stringify(recipe)}\n${ids.join('\n')}`));
 }
 
 function assertUniqueIds(ids: readonly string[]): void {

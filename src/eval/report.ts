@@ -14,6 +14,7 @@ import * as path from 'path';
 import { PATHS, PROFILE } from '../config';
 import { defaultMetricsPath, MetricsFile, readMetrics } from '../metrics_store';
 import { ANCHORS, anchorOf, LEAKY_NOTE } from './anchors';
+import { MODELS, STAGES as REGISTRY_STAGES } from '../artifacts/registry';
 
 export interface MachineInfo {
   cpuModel: string;
@@ -44,20 +45,12 @@ export interface ReportInput {
   profile?: string;
 }
 
-/** The notebooks, in order, with a short name (for the wall-time table). */
-export const NOTEBOOK_NAMES: Record<string, string> = {
-  '00': 'data cleaning, split, image caches', '01': 'shallow baselines', '02': 'custom CNN', '03': 'ResNet-50 transfer',
-  '04': 'text model', '05': 'fusion', '06': 'evaluation, this report', '07': 'similar listings',
-};
+/** The notebooks, in order, with a short name (for the wall-time table): the registry's stages. */
+export const NOTEBOOK_NAMES: Record<string, string> = Object.fromEntries(REGISTRY_STAGES.map((s) => [s.id, s.title]));
 
-/** Stage → notebook and label, for stages that have their own metrics. */
-const STAGES: Array<{ stage: string; notebook: string; label: string }> = [
-  { stage: 'pixel_logreg', notebook: '01', label: 'softmax regression on pixels' },
-  { stage: 'cnn', notebook: '02', label: 'custom CNN' },
-  { stage: 'resnet', notebook: '03', label: 'ResNet-50 transfer' },
-  { stage: 'text', notebook: '04', label: 'text model' },
-  { stage: 'fusion', notebook: '05', label: 'image + text fusion' },
-];
+/** Stage → notebook and label, for the stages' selected models (each has its own metrics). */
+const STAGES: Array<{ stage: string; notebook: string; label: string }> = MODELS.filter((m) => m.selected)
+  .map((m) => ({ stage: m.key, notebook: m.stage, label: m.label }));
 
 /** Key figures shown inline, in this order, when present; other PNGs are linked. */
 const KEY_FIGURES: Array<{ file: string; caption: string }> = [

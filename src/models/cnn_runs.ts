@@ -5,7 +5,8 @@
 import { PROFILE } from '../config';
 import type { AugmentOptions, MarketplaceData } from '../data/loader';
 import type { EpochLogs } from '../plot/training_curve';
-import { shortHash, trainModel, TrainResult, TrainSettings } from '../train/loop';
+import { trainModel, TrainResult, TrainSettings } from '../train/loop';
+import { contentKey } from '../artifacts/content_key';
 import { evaluateModel, ModelEvaluation, productLevel, evaluateProbs, type Predictions } from '../train/predict';
 import { withTeacherTargets, type DistillationSpec, type TeacherLabels } from '../train/distillation';
 import type { PhotoAggregation } from '../predictors/image_predictor';
@@ -81,8 +82,8 @@ export async function trainCnnRun(o: TrainCnnRunOptions): Promise<{ model: tf.La
   const teacher = run.distillation ? o.teacher : undefined;
   const runConfig = {
     cnn: config, batchSize, augment: run.augment ?? undefined, imageSize: size,
-    data: shortHash({ train: data.imageExamples('train').map((e) => [e.imageId, e.label]), val: data.products.val }),
-    teacher: teacher ? shortHash({ ids: teacher.ids, probs: Array.from(teacher.probs, (v) => Math.round(v * 1e4)) }) : undefined,
+    data: contentKey({ train: data.imageExamples('train').map((e) => [e.imageId, e.label]), val: data.products.val }),
+    teacher: teacher ? contentKey({ ids: teacher.ids, probs: Array.from(teacher.probs, (v) => Math.round(v * 1e4)) }) : undefined,
   };
   const steps = data.imageBatchCount('train', batchSize, true);
   const result = await trainModel({

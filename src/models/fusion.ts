@@ -1,5 +1,5 @@
 /**
- * Image + text fusion (notebook 05), and what a service needs to score a new listing.
+ * Image + text fusion (notebook 05): the early-fusion network, its inputs and late fusion.
  *
  * **Early fusion** (the seeds' combined model): each branch is brought to the same width and
  * the two are concatenated, then one linear classifier:
@@ -27,17 +27,11 @@
  * probabilities (`lateFusionProbs`), the weight tuned on validation (src/text/ensemble.ts); a
  * product without photos gets the text probabilities.
  *
- * For a service: `FusionPredictor.load()` reads the manifest notebook 05 writes
- * (`readFusionManifest`) and the checkpoint it names; `predict([{ imageFeatures, textEmbedding }])`
- * returns the fused embedding and the class probabilities of each listing.
+ * What notebook 05 selects is saved and served as a FusionPredictor (src/predictors/).
  */
-import * as fs from 'fs';
-import * as path from 'path';
-import { PATHS, PROFILE } from '../config';
 import { deriveSeed, Rng } from '../rng';
 import { tf } from '../tf/runtime';
 import { trainModel, TrainResult, TrainSettings } from '../train/loop';
-import { loadModel } from '../train/model_io';
 import type { EpochLogs } from '../plot/training_curve';
 import { FeatureDense } from './head';
 import { seededDropout } from './seeded_dropout';
@@ -331,116 +325,4 @@ export function lateFusionProbs(image: ReadonlyArray<ArrayLike<number> | null>, 
     if (im.length !== t.length) throw new Error(`lateFusionProbs: row ${i} has ${im.length} vs ${t.length} classes`);
     return Array.from(t, (v, k) => weightImage * im[k] + (1 - weightImage) * v);
   });
-}
-
-// ---------------------------------------------------------------------------------------
-// The manifest and a predictor for a service
-
-export interface FusionManifest {
-  format: 'marketplace-fusion';
-  version: 1;
-  profile: string;
-  /** Early-fusion checkpoint folder (model.json + weights.bin), relative to the repository root. */
-  checkpoint: string;
-  config: FusionConfig;
-  classes: string[];
-  embeddingLayer: string;
-  embeddingDim: number;
-  image: {
-    /** What the image input is, e.g. 'resnet50_keras_imagenet avg_pool 224 px'. */
-    features: string;
-    /** FeatureStore keys of the plain and mirrored features (data/clean/features/). */
-    featureStoreKeys: { plain: string; mirrored: string };
-    combine: string;
-  };
-  text: {
-    /** Text features file (relative to the repository root) the embeddings were read from. */
-    file: string;
-    embedding: string;
-    info: Record<string, unknown>;
-  };
-  /** The late-fusion alternative (probabilities of 03's and 04's models). */
-  late: { weightImage: number; imageModel: string; textModel: string };
-  /** Which candidate notebook 05 chose on validation ('early', 'late', …). */
-  chosen: string;
-  created: string;
-}
-
-export function fusionManifestPath(profile: string = PROFILE.name, dir: string = PATHS.features): string {
-  return path.join(dir, `fusion_model_${profile}.json`);
-}
-
-export function writeFusionManifest(manifest: FusionManifest, file: string = fusionManifestPath(manifest.profile)): string {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file + '.tmp', JSON.stringify(manifest, null, 2) + '\n');
-  fs.renameSync(file + '.tmp', file);
-  return file;
-}
-
-export function readFusionManifest(file: string = fusionManifestPath()): FusionManifest {
-  if (!fs.existsSync(file)) throw new Error(`no fusion model manifest at ${file}: run notebook 05 first (npm run pipeline -- 05, same PROFILE)`);
-  const m = JSON.parse(fs.readFileSync(file, 'utf8')) as FusionManifest;
-  if (m.format !== 'marketplace-fusion' || m.version !== 1) throw new Error(`${file} is not a fusion manifest of version 1`);
-  return m;
-}
-
-/** One listing to score: its photos' features (any number of photos/views, each imageDim long; none = no photo) and its text embedding. */
-export interface FusionQuery {
-  imageFeatures: ReadonlyArray<ArrayLike<number>>;
-  textEmbedding: ArrayLike<number>;
-}
-
-export interface FusionPrediction {
-  embedding: Float32Array;
-  probs: number[];
-  /** Index and name of the most probable class. */
-  label: number;
-  className: string;
-}
-
-/** The early-fusion model behind a small API: fused embedding + class probabilities of new listings. */
-export class FusionPredictor {
-  private constructor(readonly model: tf.LayersModel, readonly manifest: FusionManifest) {}
-
-  /** Loads the checkpoint the manifest names (relative to `root`, default the repository root). Call initTf() first. */
-  static async load(manifest: FusionManifest = readFusionManifest(), root: string = PATHS.root): Promise<FusionPredictor> {
-    const model = await loadModel(path.resolve(root, manifest.checkpoint));
-    return new FusionPredictor(model, manifest);
-  }
-
-  /** Wraps an in-memory model (tests, notebooks). */
-  static fromModel(model: tf.LayersModel, manifest: FusionManifest): FusionPredictor {
-    return new FusionPredictor(model, manifest);
-  }
-
-  get imageDim(): number {
-    return this.manifest.config.imageDim;
-  }
-
-  get textDim(): number {
-    return this.manifest.config.textDim;
-  }
-
-  /** The image input of a listing: the mean of its photos' vectors (zeros without photos), as in training. */
-  imageVector(imageFeatures: ReadonlyArray<ArrayLike<number>>): Float32Array {
-    return meanVector(imageFeatures, this.imageDim);
-  }
-
-  predict(queries: readonly FusionQuery[]): FusionPrediction[] {
-    const n = queries.length;
-    if (n === 0) return [];
-    const image = new Float32Array(n * this.imageDim);
-    const text = new Float32Array(n * this.textDim);
-    queries.forEach((q, i) => {
-      if (q.textEmbedding.length !== this.textDim) throw new Error(`query ${i}: text embedding has ${q.textEmbedding.length} values, expected ${this.textDim}`);
-      image.set(this.imageVector(q.imageFeatures), i * this.imageDim);
-      text.set(Array.from(q.textEmbedding), i * this.textDim);
-    });
-    const out = fusionOutputs(this.model, image, text);
-    return out.probs.map((probs, i) => {
-      let best = 0;
-      for (let k = 1; k < probs.length; k++) if (probs[k] > probs[best]) best = k;
-      return { embedding: out.embeddings.slice(i * out.width, (i + 1) * out.width), probs, label: best, className: this.manifest.classes[best] ?? String(best) };
-    });
-  }
 }

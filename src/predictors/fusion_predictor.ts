@@ -8,8 +8,9 @@
  *            the text CNN embedding; its fused_embedding layer is the embedding;
  *   hybrid — w · p_early + (1 − w) · p_text.
  *
- * The embedding is the early network's fused embedding when there is one, else the image and
- * text embeddings, each L2-normalised, concatenated (zeros for a missing image part).
+ * The embedding is the early network's fused embedding when it holds one (05 always saves it, for
+ * search), else the image and text embeddings, each L2-normalised, concatenated (zeros for a
+ * missing image part).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -55,6 +56,11 @@ export class FusionPredictor implements Predictor {
     for (const p of [image, text]) {
       if (p.classes.join('|') !== spec.classes.join('|')) throw new Error(`the ${p.kind} predictor has other classes than the fusion`);
     }
+  }
+
+  /** Backbone views per photo its inputs need: the early network was trained on the mean of both views. */
+  get viewsPerPhoto(): number {
+    return Math.max(this.image.spec.views, this.early ? 2 : 1);
   }
 
   get label(): string {

@@ -146,3 +146,11 @@ export function concatSets(parts: WeightedPart[], ids: readonly string[]): Embed
   }
   return { ids: ids.slice(), dim, vectors: out };
 }
+
+/** Largest absolute difference between two equally long arrays (a served vector against a stored one). */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`maxAbsDiff: lengths ${a.length} and ${b.length}`);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  return worst;
+}

@@ -1,29 +1,30 @@
 /**
- * The serving bundle: everything the search service loads at start, written by notebook 07 (and by
- * the service's tests, in a temporary folder, with tiny models), so the service never trains.
+ * The serving bundle: everything the search service loads at start, assembled by notebook 07
+ * from the artifacts the stages saved (src/artifacts/registry.ts), never re-derived:
  *
- * <dir>/manifest.json     what is where (below), how a query is encoded, the classes
- * <dir>/listings.json     id, title, price, category and photo ids of every indexed listing
- * <dir>/image_head/       the trained MLP head on ResNet-50 features (tfjs layers model)
- * <dir>/text_cnn/         the trained text CNN (tfjs layers model)
- * <dir>/vocabulary.json   its tokeniser vocabulary (fitted on the training split)
+ * <dir>/manifest.json          what is where (below), the classes, how a fused query vector is made
+ * <dir>/listings.json          id, title, price, category and photo ids of every indexed listing
+ * <dir>/predictors/image/      03's selected image model   (copy of the image_predictor artifact)
+ * <dir>/predictors/text/       04's selected text model    (copy of the text_predictor artifact)
+ * <dir>/predictors/fusion/     05's selected fusion        (copy of the fusion_predictor artifact)
  * <dir>/index_<name>.usearch + index_<name>.json   one ANN index per embedding, with row → ids
  *
  * The ResNet-50 backbone (.onnx, ~100 MB) is not copied: the manifest names the cached export
  * (outputs/models/onnx/…), relative to the bundle folder.
  *
  * Three indexes: `image` (one row per photo; a listing's best photo stands for it), `text` (one
- * row per listing) and `fused` (one row per listing: the image embedding — mean of its photos —
- * and the text embedding, each normalised, concatenated with weights chosen on validation).
+ * row per listing) and `fused` (one row per listing: what notebook 07 chose on validation —
+ * 05's fused embedding, or the normalised image and text embeddings concatenated with weights).
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { PATHS, PROFILE } from '../config';
+import { PROFILE } from '../config';
+import { artifactHeader, artifactPath, checkArtifactHeader } from '../artifacts/registry';
 import { writeFilesAtomic } from '../train/model_io';
 import type { UsearchOptions } from '../search/usearch_index';
+import type { PredictorKind } from '../predictors/predictor';
 
 export const MANIFEST_FILE = 'manifest.json';
-export const SERVING_FORMAT = 'marketplace-serving';
 
 export type IndexName = 'image' | 'text' | 'fused';
 
@@ -50,15 +51,20 @@ export interface IndexEntry {
   embedding: string;
 }
 
+/** How a photo + text query becomes the `fused` index's vector. */
+export type FusedQuery =
+  | { kind: 'concat'; imageWeight: number; textWeight: number }
+  | { kind: 'fusion_embedding' };
+
 export interface ServingManifest {
-  format: typeof SERVING_FORMAT;
-  version: 1;
+  artifact: 'serving_bundle';
+  version: number;
   profile: string;
   created: string;
   /** Class names, index order of the probabilities. */
   classes: string[];
   listings: string;
-  image: {
+  backbone: {
     /** The backbone .onnx, relative to the bundle folder. */
     onnx: string;
     inputName: string;
@@ -68,45 +74,10 @@ export interface ServingManifest {
     /** Side of the square input (the photos are resized like the training cache: src/data/images.ts imageRecipe). */
     size: number;
     preprocessing: 'caffe';
-    /** Average the plain and mirrored photo (as the gallery embeddings were made). */
-    flipTta: boolean;
-    /** Head model folder, relative to the bundle folder. */
-    head: string;
-    embeddingLayer: string;
-    embeddingDim: number;
-    /** Free text: which model. */
-    model: string;
   };
-  text: {
-    model: string;
-    vocabulary: string;
-    sequenceLength: number;
-    embeddingLayer: string;
-    embeddingDim: number;
-    /** Free text: which model. */
-    description: string;
-  };
-  /**
-   * How a photo + text query becomes the `fused` index's vector: 'concat' (normalised image ⊕ text
-   * embedding, weighted) or 'model' (notebook 05's early-fusion network: its fused_embedding layer,
-   * fed the mean of the photo's plain and mirrored ResNet-50 features and the text embedding).
-   */
-  fusion: {
-    kind: 'concat';
-    /** Weights of the normalised image and text parts (sum 1). */
-    imageWeight: number;
-    textWeight: number;
-    dim: number;
-  } | {
-    kind: 'model';
-    /** Model folder, relative to the bundle folder. */
-    model: string;
-    /** Notebook 05's fusion manifest (src/models/fusion.ts FusionManifest), relative to the bundle folder. */
-    manifest: string;
-    dim: number;
-  };
-  /** How /predict/category combines an image and a text: the fusion model's probabilities, or the mean of the two models'. */
-  categoryFusion: 'mean_probabilities' | 'fusion_model';
+  /** Predictor folders, relative to the bundle folder. */
+  predictors: Record<PredictorKind, string>;
+  fusedQuery: FusedQuery;
   indexes: Record<IndexName, IndexEntry>;
 }
 
@@ -119,7 +90,7 @@ export interface IndexRows {
 
 /** Where notebook 07 writes the bundle of a profile and the service looks for it by default. */
 export function defaultBundleDir(profile: string = PROFILE.name): string {
-  return path.join(PATHS.outputs, 'models', profile, 'serving');
+  return artifactPath('serving_bundle', profile);
 }
 
 export class MissingArtefactError extends Error {}
@@ -127,16 +98,16 @@ export class MissingArtefactError extends Error {}
 /** Reads and checks the manifest and that every file it names exists. */
 export function readManifest(dir: string): ServingManifest {
   const file = path.join(dir, MANIFEST_FILE);
+  const profile = path.basename(path.dirname(dir));
   if (!fs.existsSync(file)) {
     throw new MissingArtefactError(`missing ${file}: the search service loads the models and indexes written by notebook 07 — run npm run pipeline first ` +
-      `(PROFILE=${path.basename(path.dirname(dir))} npm run pipeline -- 07 for this profile)`);
+      `(${profile === 'full' ? '' : `PROFILE=${profile} `}npm run pipeline -- 07 for this profile)`);
   }
   const m = JSON.parse(fs.readFileSync(file, 'utf8')) as ServingManifest;
-  if (m.format !== SERVING_FORMAT || m.version !== 1) throw new Error(`${file} is not a serving manifest of version 1`);
+  checkArtifactHeader('serving_bundle', m, file, profile);
   const needed = [
-    m.listings, m.image.onnx, path.join(m.image.head, 'model.json'), path.join(m.text.model, 'model.json'), m.text.vocabulary,
+    m.listings, m.backbone.onnx, ...Object.values(m.predictors).map((p) => path.join(p, 'predictor.json')),
     ...Object.values(m.indexes).flatMap((e) => [e.file, e.rows]),
-    ...(m.fusion.kind === 'model' ? [path.join(m.fusion.model, 'model.json'), m.fusion.manifest] : []),
   ];
   for (const rel of needed) {
     const p = path.resolve(dir, rel);
@@ -145,8 +116,10 @@ export function readManifest(dir: string): ServingManifest {
   return m;
 }
 
-export function writeManifest(dir: string, manifest: ServingManifest): void {
-  writeFilesAtomic(dir, { [MANIFEST_FILE]: JSON.stringify(manifest, null, 1) + '\n' });
+export function writeManifest(dir: string, manifest: Omit<ServingManifest, 'artifact' | 'version'>): ServingManifest {
+  const full = { ...artifactHeader('serving_bundle'), ...manifest } as ServingManifest;
+  writeFilesAtomic(dir, { [MANIFEST_FILE]: JSON.stringify(full, null, 1) + '\n' });
+  return full;
 }
 
 export function writeJson(dir: string, name: string, value: unknown): void {
@@ -157,14 +130,15 @@ export function readJson<T>(dir: string, rel: string): T {
   return JSON.parse(fs.readFileSync(path.resolve(dir, rel), 'utf8')) as T;
 }
 
-/** Copies a model folder (model.json + weights.bin) into the bundle under `name`. */
-export function copyModelFolder(from: string, dir: string, name: string): string {
-  const files: Record<string, Buffer> = {};
-  for (const f of ['model.json', 'weights.bin']) {
-    const p = path.join(from, f);
-    if (!fs.existsSync(p)) throw new Error(`no ${f} in ${from}`);
-    files[f] = fs.readFileSync(p);
-  }
-  writeFilesAtomic(path.join(dir, name), files);
-  return name;
+/** Copies a saved predictor folder (its whole tree) into the bundle; returns its path in the bundle. */
+export function copyPredictor(from: string, dir: string, kind: PredictorKind): string {
+  if (!fs.existsSync(path.join(from, 'predictor.json'))) throw new MissingArtefactError(`no saved ${kind} predictor in ${from}: run the notebook that writes it first`);
+  const rel = path.join('predictors', kind);
+  const to = path.join(dir, rel);
+  const tmp = `${to}.${process.pid}.tmp`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.cpSync(from, tmp, { recursive: true });
+  fs.rmSync(to, { recursive: true, force: true });
+  fs.renameSync(tmp, to);
+  return rel;
 }

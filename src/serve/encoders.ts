@@ -1,27 +1,22 @@
 /**
- * Turning a new listing into the vectors the indexes hold, exactly as the gallery was made:
+ * The service's inputs, checked and turned into what the predictors read:
  *
- * - photo: bytes → sharp decode with the training cache's recipe (toRgbSquare: auto-orient,
- *   flatten, fit 'contain' at the top left on black, lanczos3, 224 px RGB) → Keras "caffe"
- *   preprocessing, plain and mirrored → ResNet-50 avg_pool on onnxruntime (worker threads, so
- *   the request loop stays free) → the MLP head: 256-d embedding (mean of the two views) and class
- *   probabilities (mean of the two softmaxes: notebook 03's flip TTA);
- * - text: title + description → the tokeniser and training vocabulary of notebook 04 →
- *   `title <sep> description` ids cut/padded to the sequence length → the text CNN: 128-d
- *   embedding (its penultimate Dense layer) and class probabilities.
+ * - `decodePhoto`: bytes → sharp decode with the training cache's recipe (toRgbSquare:
+ *   auto-orient, flatten, fit 'contain' at the top left on black, lanczos3, 224 px RGB);
+ * - `PhotoFeaturizer`: those pixels → ResNet-50 avg_pool features per view, as the feature
+ *   cache holds them (int8 when notebook 03 chose it: src/backbone/int8.ts servingBackbone;
+ *   concurrent requests' views micro-batched into one backbone call) (the predictors in src/predictors/ do the rest, text included).
  *
  * Bad input is reported with an `InputError` (status 4xx and a reason), never a crash.
  */
 import * as path from 'path';
 import sharp, { Metadata } from 'sharp';
-import { tf } from '../tf/runtime';
 import { toRgbSquare } from '../data/images';
 import { caffePreprocess } from '../backbone/resnet_tfjs';
 import { OnnxBackbone } from '../backbone/onnx_backbone';
-import { loadModel } from '../train/model_io';
-import '../models/head'; // registers FeatureDense, the head's layer class, for loading
-import { encodeFields, tokenizeFields, Vocabulary, VocabularyState } from '../text/tokenizer';
-import { readJson, ServingManifest } from './bundle';
+import { servingBackbone, ServingBackbone } from '../backbone/int8';
+import { MicroBatcher, QueueFullError } from './micro_batcher';
+import type { ServingManifest } from './bundle';
 
 /** A client error: HTTP status + a reason for the response body. */
 export class InputError extends Error {
@@ -30,41 +25,10 @@ export class InputError extends Error {
   }
 }
 
-export interface Encoded {
-  embedding: Float32Array;
-  probabilities: Float32Array;
-}
-
-export interface EncodedPhoto extends Encoded {
-  /** The backbone's pooled features of each view (plain, then mirrored): the fusion model's image input. */
-  views: Float32Array[];
-}
-
 /** Image formats sharp decodes that a listing photo may come in. */
 const IMAGE_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif', 'heif']);
 /** Decompression-bomb guard: refuse photos above this many pixels before decoding them. */
 export const MAX_IMAGE_PIXELS = 40_000_000;
-
-function softmaxRows(logits: Float32Array, rows: number): Float32Array {
-  const c = logits.length / rows;
-  const out = new Float32Array(logits.length);
-  for (let r = 0; r < rows; r++) {
-    let max = -Infinity;
-    for (let k = 0; k < c; k++) max = Math.max(max, logits[r * c + k]);
-    let sum = 0;
-    for (let k = 0; k < c; k++) sum += (out[r * c + k] = Math.exp(logits[r * c + k] - max));
-    for (let k = 0; k < c; k++) out[r * c + k] /= sum;
-  }
-  return out;
-}
-
-/** Mean over `rows` rows of width `width`. */
-function meanRows(values: Float32Array, rows: number): Float32Array {
-  const width = values.length / rows;
-  const out = new Float32Array(width);
-  for (let r = 0; r < rows; r++) for (let j = 0; j < width; j++) out[j] += values[r * width + j] / rows;
-  return out;
-}
 
 /**
  * Checks that `bytes` are a decodable photo and returns its size×size RGB pixels (the training
@@ -91,90 +55,59 @@ export async function decodePhoto(bytes: Buffer, size: number): Promise<Buffer> 
   }
 }
 
-export class ImageEncoder {
+/**
+ * Photo bytes → backbone features, exactly as the feature cache was filled: decoded pixels →
+ * Keras "caffe" preprocessing, plain (and mirrored when the predictors read two views) →
+ * ResNet-50 avg_pool on onnxruntime (worker threads, so the request loop stays free; the views
+ * of concurrent requests share one backbone call).
+ */
+export class PhotoFeaturizer {
   private constructor(
     private readonly backbone: OnnxBackbone,
-    private readonly head: tf.LayersModel,
-    private readonly m: ServingManifest['image'],
+    private readonly m: ServingManifest['backbone'],
+    readonly views: number,
+    private readonly choice: ServingBackbone,
+    private readonly batcher: MicroBatcher<Float32Array, Float32Array>,
   ) {}
 
-  static async create(manifest: ServingManifest, dir: string, options: { workers?: number } = {}): Promise<ImageEncoder> {
-    const m = manifest.image;
+  static async create(manifest: ServingManifest, dir: string, views: number, options: { workers?: number } = {}): Promise<PhotoFeaturizer> {
+    const m = manifest.backbone;
+    const choice = servingBackbone(path.resolve(dir, m.onnx), views === 2);
     const backbone = await OnnxBackbone.fromModelFile({
-      file: path.resolve(dir, m.onnx), inputName: m.inputName, outputNames: [m.output], inputShape: ['N', m.size, m.size, 3],
+      file: choice.file, inputName: m.inputName, outputNames: [m.output], inputShape: ['N', m.size, m.size, 3],
     }, { workers: options.workers });
-    const loaded = await loadModel(path.resolve(dir, m.head));
-    const head = tf.model({ inputs: loaded.inputs, outputs: [loaded.getLayer(m.embeddingLayer).output as tf.SymbolicTensor, loaded.outputs[0]] });
-    return new ImageEncoder(backbone, head, m);
+    const per = m.size * m.size * 3;
+    const batcher = new MicroBatcher<Float32Array, Float32Array>({
+      windowMs: 3, maxBatch: 16, maxConcurrent: Math.max(1, backbone.workers), maxQueue: 64,
+      run: async (inputs) => {
+        const x = new Float32Array(inputs.length * per);
+        inputs.forEach((v, i) => x.set(v, i * per));
+        const out = (await backbone.run(x, inputs.length))[m.output].data;
+        return inputs.map((_, i) => out.slice(i * m.featureDim, (i + 1) * m.featureDim));
+      },
+    });
+    return new PhotoFeaturizer(backbone, m, views, choice, batcher);
+  }
+
+  get size(): number {
+    return this.m.size;
   }
 
   describe(): string {
-    return `${this.m.model}; ${this.backbone.describe()}`;
+    return `ResNet-50 ${this.m.output}, ${this.choice.precision} (${this.choice.reason.split(',')[0]}), ${this.views} view(s) per photo, ` +
+      `micro-batches of up to ${this.batcher.maxBatch} views; ${this.backbone.describe()}`;
   }
 
-  /** Embedding + probabilities of one photo (its pixels from decodePhoto). */
-  async encode(rgb: Uint8Array): Promise<EncodedPhoto> {
+  /** Feature vectors of one photo (its pixels from decodePhoto): [plain] or [plain, mirrored]. 503 when the backbone queue is full. */
+  async features(rgb: Uint8Array): Promise<Float32Array[]> {
     const s = this.m.size;
-    const views = this.m.flipTta ? 2 : 1;
-    const x = new Float32Array(views * s * s * 3);
-    caffePreprocess(rgb, 1, s, x.subarray(0, s * s * 3), false);
-    if (views === 2) caffePreprocess(rgb, 1, s, x.subarray(s * s * 3), true);
-    // One view per backbone call: with two workers the plain and mirrored passes run side by side.
-    const per = s * s * 3;
-    const outs = await Promise.all(Array.from({ length: views }, (_, v) => this.backbone.run(x.slice(v * per, (v + 1) * per), 1)));
-    const features = new Float32Array(views * this.m.featureDim);
-    outs.forEach((o, v) => features.set(o[this.m.output].data, v * this.m.featureDim));
-    const [emb, logits] = tf.tidy(() => {
-      const [e, l] = this.head.predict(tf.tensor2d(features, [views, this.m.featureDim])) as tf.Tensor[];
-      return [e.dataSync() as Float32Array, l.dataSync() as Float32Array];
-    });
-    const d = this.m.featureDim;
-    return {
-      embedding: meanRows(emb, views), probabilities: meanRows(softmaxRows(logits, views), views),
-      views: Array.from({ length: views }, (_, v) => features.slice(v * d, (v + 1) * d)),
-    };
+    return Promise.all(Array.from({ length: this.views }, (_, v) => this.batcher.submit(caffePreprocess(rgb, 1, s, undefined, v === 1))))
+      .catch((err: unknown) => {
+        throw err instanceof QueueFullError ? new InputError(503, err.message) : err;
+      });
   }
 
   async release(): Promise<void> {
     await this.backbone.release();
-    this.head.dispose();
-  }
-}
-
-export class TextEncoder {
-  private constructor(
-    private readonly model: tf.LayersModel,
-    readonly vocabulary: Vocabulary,
-    private readonly m: ServingManifest['text'],
-  ) {}
-
-  static async create(manifest: ServingManifest, dir: string): Promise<TextEncoder> {
-    const m = manifest.text;
-    const vocabulary = Vocabulary.fromJSON(readJson<VocabularyState>(dir, m.vocabulary));
-    const loaded = await loadModel(path.resolve(dir, m.model));
-    const model = tf.model({ inputs: loaded.inputs, outputs: [loaded.getLayer(m.embeddingLayer).output as tf.SymbolicTensor, loaded.outputs[0]] });
-    return new TextEncoder(model, vocabulary, m);
-  }
-
-  describe(): string {
-    return `${this.m.description}; vocabulary ${this.vocabulary.size}, sequence length ${this.m.sequenceLength}`;
-  }
-
-  /** Ids the CNN reads for a listing's text. */
-  encodeIds(title: string, description: string): Int32Array {
-    return encodeFields(this.vocabulary, tokenizeFields({ title, description }), this.m.sequenceLength);
-  }
-
-  encode(title: string, description: string): Encoded {
-    const ids = this.encodeIds(title, description);
-    const [emb, logits] = tf.tidy(() => {
-      const [e, l] = this.model.predict(tf.tensor2d(ids, [1, this.m.sequenceLength], 'int32')) as tf.Tensor[];
-      return [e.dataSync() as Float32Array, l.dataSync() as Float32Array];
-    });
-    return { embedding: Float32Array.from(emb), probabilities: softmaxRows(logits, 1) };
-  }
-
-  dispose(): void {
-    this.model.dispose();
   }
 }

@@ -49,7 +49,7 @@ export function readRequestBody(req: IncomingMessage, limits: BodyLimits): Promi
   const maxFiles = limits.maxFiles ?? 1;
   const maxFields = limits.maxFields ?? 16;
   // Whole-body cap: the file limit plus room for the text fields and multipart framing.
-  const maxBody = maxUpload + maxFields * maxField + 64 * 1024;
+  const maxBody = maxUpload * maxFiles + maxFields * maxField + 64 * 1024;
   const type = (req.headers['content-type'] ?? '').toLowerCase();
   const declared = Number(req.headers['content-length'] ?? NaN);
 
@@ -142,7 +142,7 @@ export function readRequestBody(req: IncomingMessage, limits: BodyLimits): Promi
         maybeDone();
       });
     });
-    parser.on('filesLimit', () => fail(400, `too many files: send at most ${maxFiles} (one "image")`));
+    parser.on('filesLimit', () => fail(400, `too many files: send at most ${maxFiles} "image" files`));
     parser.on('fieldsLimit', () => fail(400, `too many fields (limit ${maxFields})`));
     parser.on('partsLimit', () => fail(400, 'too many parts in the multipart body'));
     parser.on('error', (err: Error) => fail(400, `malformed multipart request: ${err.message}`));

@@ -14,7 +14,7 @@ import * as http from 'http';
 import type { AddressInfo } from 'net';
 import { InputError } from './encoders';
 import { drain, readRequestBody } from './http_body';
-import { MAX_K, Query, SearchService } from './service';
+import { MAX_K, MAX_PHOTOS, Query, SearchService } from './service';
 
 export interface ServerOptions {
   host?: string;
@@ -63,9 +63,9 @@ function toQuery(body: { fields: Record<string, string>; files: Array<{ field: s
   for (const name of Object.keys(body.fields)) {
     if (!KNOWN_FIELDS.has(name)) throw new InputError(400, `unexpected field "${name}": the fields are image, title, description and k`);
   }
-  const file = body.files[0];
-  if (file && file.data.length === 0) throw new InputError(400, 'the image file is empty');
-  return { image: file?.data, title: body.fields.title, description: body.fields.description };
+  if (body.files.length > MAX_PHOTOS) throw new InputError(400, `too many photos: ${body.files.length} (at most ${MAX_PHOTOS} "image" files per listing)`);
+  body.files.forEach((f, i) => { if (f.data.length === 0) throw new InputError(400, `image file ${i + 1} is empty`); });
+  return { images: body.files.map((f) => f.data), title: body.fields.title, description: body.fields.description };
 }
 
 const ROUTES: Record<string, string> = {
@@ -106,7 +106,7 @@ export function createHandler(service: SearchService, options: ServerOptions = {
           },
         };
       }
-      const body = await readRequestBody(req, { maxUploadBytes });
+      const body = await readRequestBody(req, { maxUploadBytes, maxFiles: MAX_PHOTOS });
       const query = toQuery(body);
       const k = url.pathname === '/predict/similar' ? parseK(body.fields.k ?? url.searchParams.get('k') ?? undefined, defaultK) : 0;
       const encoded = await service.encode(query);
@@ -119,11 +119,11 @@ export function createHandler(service: SearchService, options: ServerOptions = {
         return done({ ...service.category(encoded) });
       }
       if (url.pathname === '/predict/feature_embedding') {
-        const main = encoded.fused ?? encoded.image?.embedding ?? (encoded.text?.embedding as Float32Array);
+        const main = encoded.fused ?? encoded.imageEmbedding ?? (encoded.textEmbedding as Float32Array);
         return done({
-          embedding: Array.from(main), dim: main.length,
-          ...(encoded.image ? { image_embedding: Array.from(encoded.image.embedding) } : {}),
-          ...(encoded.text ? { text_embedding: Array.from(encoded.text.embedding) } : {}),
+          model: encoded.predictor.label, embedding: Array.from(main), dim: main.length,
+          ...(encoded.imageEmbedding ? { image_embedding: Array.from(encoded.imageEmbedding) } : {}),
+          ...(encoded.textEmbedding ? { text_embedding: Array.from(encoded.textEmbedding) } : {}),
           ...(encoded.fused ? { fused_embedding: Array.from(encoded.fused) } : {}),
         });
       }

@@ -1,37 +1,54 @@
 /**
- * The search service's logic, without HTTP: load a serving bundle (src/serve/bundle.ts), encode a
- * query listing (a photo, a text, or both), predict its category, and rank similar listings.
+ * The search service's logic, without HTTP: load a serving bundle (src/serve/bundle.ts), turn a
+ * query listing (0..10 photos, a title, a description) into predictions with the very predictors
+ * the notebooks chose and evaluated, and rank similar listings.
  *
- * Which index answers a query:
- *   photo + text → `fused` (one row per listing: normalised image ⊕ text embedding, weighted);
- *   photo only   → `image` (one row per photo; a listing is ranked by its best-matching photo);
- *   text only    → `text`  (one row per listing).
- * /predict/category: the image head's probabilities, the text CNN's, or their mean for both.
+ * Which predictor answers /predict/category (each answer names it, with REPORT.md's label):
+ *   photos only  → 03's image predictor;
+ *   text only    → 04's text predictor;
+ *   photos + text → 05's fusion predictor.
+ * Which index answers /predict/similar:
+ *   photos + text → `fused` (the vector notebook 07 chose on validation);
+ *   photos only   → `image` (one row per photo; each query photo searches, a listing keeps its best score);
+ *   text only     → `text`.
  */
 import * as path from 'path';
 import { initTf } from '../tf/runtime';
 import { concatVectors } from '../search/embedding_set';
 import { UsearchIndex } from '../search/usearch_index';
 import { dedupeByGroup } from '../search/retrieval';
+import { argmax } from '../eval/metrics';
+import { ImagePredictor } from '../predictors/image_predictor';
+import { TextPredictor } from '../predictors/text_predictor';
+import { FusionPredictor } from '../predictors/fusion_predictor';
+import type { ListingInput, Predictor } from '../predictors/predictor';
 import { IndexName, IndexRows, readJson, readManifest, ServingListing, ServingManifest } from './bundle';
-import { decodePhoto, Encoded, EncodedPhoto, ImageEncoder, InputError, TextEncoder } from './encoders';
-import { loadModel } from '../train/model_io';
-import { FusionManifest, FusionPredictor } from '../models/fusion';
+import { decodePhoto, InputError, PhotoFeaturizer } from './encoders';
+
+/** Most photos one query may carry (a listing has at most a handful). */
+export const MAX_PHOTOS = 10;
 
 export interface Query {
-  image?: Buffer;
+  images: Buffer[];
   title?: string;
   description?: string;
 }
 
+export type QueryKind = 'image' | 'text' | 'image+text';
+
 export interface EncodedQuery {
-  kind: 'image' | 'text' | 'image+text';
-  image?: EncodedPhoto;
-  text?: Encoded;
-  /** The fused embedding (both parts only). */
+  kind: QueryKind;
+  listing: ListingInput;
+  /** The predictor that answers this kind of query. */
+  predictor: Predictor;
+  probabilities: Float32Array;
+  /** Per photo: the image predictor's embedding (photos only). */
+  photoEmbeddings?: Float32Array[];
+  /** The image predictor's listing embedding (mean over photos) and the text predictor's. */
+  imageEmbedding?: Float32Array;
+  textEmbedding?: Float32Array;
+  /** The fused index's query vector (photos + text). */
   fused?: Float32Array;
-  /** The fusion model's probabilities (both parts, when the bundle has notebook 05's model). */
-  fusedProbabilities?: Float32Array;
   timings: Record<string, number>;
 }
 
@@ -57,11 +74,12 @@ export class SearchService {
   private constructor(
     readonly dir: string,
     readonly manifest: ServingManifest,
-    private readonly image: ImageEncoder,
-    private readonly text: TextEncoder,
+    private readonly photos: PhotoFeaturizer,
+    readonly fusion: FusionPredictor,
+    readonly image: ImagePredictor,
+    readonly text: TextPredictor,
     private readonly indexes: Record<IndexName, LoadedIndex>,
     private readonly listings: Map<string, ServingListing>,
-    private readonly fusionModel: FusionPredictor | null,
     readonly loadSeconds: number,
   ) {}
 
@@ -83,131 +101,138 @@ export class SearchService {
       for (const id of rows.listingIds) if (!listings.has(id)) throw new Error(`index ${name} names listing ${id}, which is not in ${manifest.listings}`);
       indexes[name] = { name, index, rows };
     }
-    const image = await ImageEncoder.create(manifest, dir, options);
-    let text: TextEncoder;
-    try {
-      text = await TextEncoder.create(manifest, dir);
-    } catch (err) {
-      await image.release();
-      throw err;
+    const image = await ImagePredictor.load(path.resolve(dir, manifest.predictors.image));
+    const text = await TextPredictor.load(path.resolve(dir, manifest.predictors.text));
+    const fusion = await FusionPredictor.load(path.resolve(dir, manifest.predictors.fusion));
+    for (const p of [image, text, fusion]) {
+      if (p.classes.join('|') !== manifest.classes.join('|')) throw new Error(`the bundle's ${p.kind} predictor has other classes than the manifest: re-run notebook 07`);
     }
-    let fusionModel: FusionPredictor | null = null;
-    if (manifest.fusion.kind === 'model') {
-      fusionModel = FusionPredictor.fromModel(await loadModel(path.resolve(dir, manifest.fusion.model)), readJson<FusionManifest>(dir, manifest.fusion.manifest));
-    }
-    return new SearchService(dir, manifest, image, text, indexes, listings, fusionModel, (performance.now() - t0) / 1000);
+    const photos = await PhotoFeaturizer.create(manifest, dir, fusion.viewsPerPhoto, options);
+    return new SearchService(dir, manifest, photos, fusion, image, text, indexes, listings, (performance.now() - t0) / 1000);
   }
 
   async close(): Promise<void> {
-    await this.image.release();
-    this.text.dispose();
-    this.fusionModel?.model.dispose();
+    await this.photos.release();
+    for (const p of [this.image, this.text, this.fusion]) p.dispose();
   }
 
-  /** What /healthcheck reports. */
+  /** What /healthcheck reports (no machine paths). */
   info(): Record<string, unknown> {
+    const q = this.manifest.fusedQuery;
     return {
       profile: this.manifest.profile,
-      bundle: this.dir,
       created: this.manifest.created,
       listings: this.listings.size,
       classes: this.manifest.classes.length,
+      max_photos: MAX_PHOTOS,
+      models: { image: this.image.label, text: this.text.label, 'image+text': this.fusion.label },
+      backbone: this.photos.describe(),
       indexes: Object.fromEntries(Object.values(this.indexes).map((i) => [i.name, { rows: i.index.size, dim: i.index.dim, unit: this.manifest.indexes[i.name].unit, embedding: this.manifest.indexes[i.name].embedding }])),
-      fusion: this.manifest.fusion.kind === 'model' ? 'notebook 05 early-fusion model (fused_embedding layer)' :
-        `concatenation of the normalised image and text embeddings (weights ${this.manifest.fusion.imageWeight.toFixed(2)} / ${this.manifest.fusion.textWeight.toFixed(2)})`,
-      image_model: this.image.describe(),
-      text_model: this.text.describe(),
+      fused_query: q.kind === 'fusion_embedding' ? 'notebook 05 fusion model (fused_embedding layer)' :
+        `concatenation of the normalised image and text embeddings (weights ${q.imageWeight.toFixed(2)} / ${q.textWeight.toFixed(2)})`,
       load_seconds: Math.round(this.loadSeconds * 100) / 100,
     };
   }
 
-  /** Encodes whatever the query holds; 400 when it holds neither a photo nor any text. */
+  /** Runs the query's predictor; 400 when it holds neither a photo nor any text. */
   async encode(query: Query): Promise<EncodedQuery> {
+    const timings: Record<string, number> = {};
+    const listing = await this.listingOf(query, timings);
+    return this.run(listing, timings);
+  }
+
+  /** Checks, decodes and featurises a query's photos: the listing as the predictors read it. */
+  async listingOf(query: Query, timings: Record<string, number> = {}): Promise<ListingInput> {
     const title = (query.title ?? '').trim();
     const description = (query.description ?? '').trim();
-    const hasText = title.length > 0 || description.length > 0;
-    if (!query.image && !hasText) {
-      throw new InputError(400, 'missing fields: send an image file (field "image") and/or a "title" / "description"');
+    const images = query.images ?? [];
+    if (images.length === 0 && !title && !description) {
+      throw new InputError(400, 'missing fields: send one or more image files (field "image") and/or a "title" / "description"');
     }
-    const timings: Record<string, number> = {};
-    const out: EncodedQuery = { kind: query.image && hasText ? 'image+text' : query.image ? 'image' : 'text', timings };
-    if (query.image) {
-      let t = performance.now();
-      const rgb = await decodePhoto(query.image, this.manifest.image.size);
-      timings.decode_ms = performance.now() - t;
-      t = performance.now();
-      out.image = await this.image.encode(rgb);
-      timings.image_model_ms = performance.now() - t;
-    }
-    if (hasText) {
-      const t = performance.now();
-      out.text = this.text.encode(title, description);
-      timings.text_model_ms = performance.now() - t;
-    }
-    if (out.image && out.text) {
-      const fusion = this.manifest.fusion;
-      if (fusion.kind === 'model' && this.fusionModel) {
-        const t = performance.now();
-        const [p] = this.fusionModel.predict([{ imageFeatures: out.image.views, textEmbedding: out.text.embedding }]);
-        out.fused = p.embedding;
-        out.fusedProbabilities = Float32Array.from(p.probs);
-        timings.fusion_model_ms = performance.now() - t;
-      } else if (fusion.kind === 'concat') {
-        out.fused = concatVectors([
-          { vector: out.image.embedding, weight: fusion.imageWeight },
-          { vector: out.text.embedding, weight: fusion.textWeight },
-        ]);
+    if (images.length > MAX_PHOTOS) throw new InputError(400, `too many photos: ${images.length} (at most ${MAX_PHOTOS} per listing)`);
+    let t = performance.now();
+    const pixels = await Promise.all(images.map((bytes) => decodePhoto(bytes, this.photos.size)));
+    if (images.length) timings.decode_ms = performance.now() - t;
+    t = performance.now();
+    const photos = await Promise.all(pixels.map((rgb) => this.photos.features(rgb)));
+    if (images.length) timings.backbone_ms = performance.now() - t;
+    return { photos, title, description };
+  }
+
+  /** The route a listing takes (photos, text, both) and its predictor's answer. */
+  run(listing: ListingInput, timings: Record<string, number> = {}): EncodedQuery {
+    const hasText = listing.title.length > 0 || listing.description.length > 0;
+    const kind: QueryKind = listing.photos.length && hasText ? 'image+text' : listing.photos.length ? 'image' : 'text';
+    const t = performance.now();
+    const out: EncodedQuery = { kind, listing, predictor: this.fusion, probabilities: new Float32Array(0), timings };
+    if (kind === 'text') {
+      const [p] = this.text.predict([listing]);
+      out.predictor = this.text;
+      out.probabilities = p.probabilities;
+      out.textEmbedding = p.embedding;
+    } else {
+      const photoOut = this.image.photoOutputs(listing.photos);
+      out.photoEmbeddings = listing.photos.map((_, i) => photoOut.embeddings.slice(i * photoOut.embeddingWidth, (i + 1) * photoOut.embeddingWidth));
+      const [pi] = this.image.predict([listing]);
+      out.imageEmbedding = pi!.embedding;
+      if (kind === 'image') {
+        out.predictor = this.image;
+        out.probabilities = pi!.probabilities;
+      } else {
+        const [pf] = this.fusion.predict([listing]);
+        out.probabilities = pf.probabilities;
+        out.textEmbedding = this.text.predict([listing])[0].embedding;
+        out.fused = this.fusedVector(out.photoEmbeddings, out.textEmbedding, pf.embedding);
       }
     }
+    timings.predictor_ms = performance.now() - t;
     return out;
   }
 
-  /** Class probabilities: image head, text CNN, or their mean. */
-  category(q: EncodedQuery): { source: string; probabilities: Record<string, number>; predicted: string } {
-    let probs: Float32Array;
-    let source: string;
-    if (q.fusedProbabilities) {
-      probs = q.fusedProbabilities;
-      source = 'fusion model (notebook 05)';
-    } else if (q.image && q.text) {
-      probs = q.image.probabilities.map((p, i) => (p + (q.text as Encoded).probabilities[i]) / 2);
-      source = 'mean of the image head and text CNN probabilities';
-    } else if (q.image) {
-      probs = q.image.probabilities;
-      source = 'image head (ResNet-50 features, flip TTA)';
-    } else {
-      probs = (q.text as Encoded).probabilities;
-      source = 'text CNN';
+  /** The fused index's query vector, made as notebook 07 made the gallery's. */
+  private fusedVector(photoEmbeddings: Float32Array[], textEmbedding: Float32Array, fusionEmbedding: Float32Array): Float32Array {
+    const q = this.manifest.fusedQuery;
+    if (q.kind === 'fusion_embedding') return fusionEmbedding;
+    // 07's listing image vector: the mean of its photos' embeddings, each normalised first.
+    const dim = photoEmbeddings[0].length;
+    const image = new Float32Array(dim);
+    for (const e of photoEmbeddings) {
+      const norm = Math.hypot(...e) || 1;
+      for (let j = 0; j < dim; j++) image[j] += e[j] / norm / photoEmbeddings.length;
     }
-    let best = 0;
-    for (let i = 1; i < probs.length; i++) if (probs[i] > probs[best]) best = i;
-    const classes = this.manifest.classes;
-    return { source, predicted: classes[best], probabilities: Object.fromEntries(classes.map((c, i) => [c, Math.round(probs[i] * 1e6) / 1e6])) };
+    return concatVectors([{ vector: image, weight: q.imageWeight }, { vector: textEmbedding, weight: q.textWeight }]);
   }
 
-  /** The index that answers a query of this kind, and the vector to search with. */
-  private route(q: EncodedQuery): { index: LoadedIndex; vector: Float32Array } {
-    if (q.fused) return { index: this.indexes.fused, vector: q.fused };
-    if (q.image) return { index: this.indexes.image, vector: q.image.embedding };
-    return { index: this.indexes.text, vector: (q.text as Encoded).embedding };
+  /** Class probabilities of the query's predictor, named as in REPORT.md. */
+  category(q: EncodedQuery): { model: string; route: QueryKind; probabilities: Record<string, number>; predicted: string } {
+    const classes = this.manifest.classes;
+    return {
+      model: q.predictor.label, route: q.kind, predicted: classes[argmax(q.probabilities)],
+      probabilities: Object.fromEntries(classes.map((c, i) => [c, Math.round(q.probabilities[i] * 1e6) / 1e6])),
+    };
   }
 
   /** Top-k listings (distinct), best first. */
   similar(q: EncodedQuery, k: number): { index: IndexName; results: SimilarResult[]; index_ms: number } {
     if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw new InputError(400, `k must be an integer from 1 to ${MAX_K}`);
-    const { index, vector } = this.route(q);
-    const perListing = this.manifest.indexes[index.name].unit === 'photo';
+    const name: IndexName = q.fused ? 'fused' : q.kind === 'image' ? 'image' : 'text';
+    const index = this.indexes[name];
+    const perPhoto = this.manifest.indexes[name].unit === 'photo';
+    const vectors = q.fused ? [q.fused] : q.kind === 'image' ? (q.photoEmbeddings as Float32Array[]) : [q.textEmbedding as Float32Array];
     const t = performance.now();
     // Photo rows: fetch more so k distinct listings remain after keeping each listing's best photo.
-    const found = index.index.search(vector, Math.min(index.index.size, perListing ? k * 4 + 8 : k));
-    const kept = dedupeByGroup(found.rows, found.scores, (r) => index.rows.listingIds[r], k);
+    const found = vectors.map((v) => index.index.search(v, Math.min(index.index.size, perPhoto ? k * 4 + 8 : k)));
+    const rows = found.flatMap((f) => Array.from(f.rows));
+    const scores = found.flatMap((f) => Array.from(f.scores));
+    const order = rows.map((_, i) => i).sort((a, b) => scores[b] - scores[a]);
+    const kept = dedupeByGroup(order.map((i) => rows[i]), order.map((i) => scores[i]), (r) => index.rows.listingIds[r], k);
     const indexMs = performance.now() - t;
     const results = kept.rows.map((row, i) => {
       const listing = this.listings.get(index.rows.listingIds[row]) as ServingListing;
       const r: SimilarResult = { id: listing.id, title: listing.title, price: listing.price, category: listing.category, score: Math.round(kept.scores[i] * 1e6) / 1e6 };
-      if (perListing) r.photo_id = index.rows.ids[row];
+      if (perPhoto) r.photo_id = index.rows.ids[row];
       return r;
     });
-    return { index: index.name, results, index_ms: indexMs };
+    return { index: name, results, index_ms: indexMs };
   }
 }

@@ -22,10 +22,10 @@
  *
  * Models end in logits (default) or probabilities (`output: 'probs'`).
  */
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { PATHS } from '../config';
+import { contentKey } from '../artifacts/content_key';
 import { inNotebook, newDisplay, pipelineLogEnabled } from '../notebook_env';
 import { formatProgressLine, pipelineLogSink, progress, ProgressSink, stderrSink } from '../progress';
 import { epochLine, formatSeconds, type EpochLogs } from '../plot/training_curve';
@@ -155,29 +155,6 @@ const LAST_DIR = 'last';
 // Keys and paths
 // ---------------------------------------------------------------------------------------
 
-/** JSON with object keys sorted at every level: equal values give equal text. */
-export function stableStringify(value: unknown): string {
-  return JSON.stringify(sortDeep(value));
-}
-
-function sortDeep(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortDeep);
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value as object).sort()) {
-      const v = (value as Record<string, unknown>)[key];
-      if (v !== undefined) out[key] = sortDeep(v);
-    }
-    return out;
-  }
-  return value;
-}
-
-/** 12 hex digits of SHA-256 over any JSON value (key order ignored): e.g. to key a config on the data it saw. */
-export function shortHash(value: unknown): string {
-  return crypto.createHash('sha256').update(stableStringify(value)).digest('hex').slice(0, 12);
-}
-
 /** Layer classes and output shapes: changes when the architecture does, not with tfjs's auto-generated names. */
 export function architectureSignature(model: tf.LayersModel): string[] {
   return model.layers.map((l) => `${l.getClassName()}${JSON.stringify(l.outputShape)}:${l.countParams()}`);
@@ -199,7 +176,7 @@ function settingsOf(o: TrainSettings): TrainSettings {
 
 /** The checkpoint key: 12 hex digits of SHA-256 over config, settings and architecture. */
 export function checkpointHash(config: Record<string, unknown>, settings: TrainSettings, model: tf.LayersModel): string {
-  return shortHash({ config, settings: settingsOf(settings), architecture: architectureSignature(model) });
+  return contentKey({ config, settings: settingsOf(settings), architecture: architectureSignature(model) });
 }
 
 /** Where the checkpoint of this stage/config/settings/model lives. */
