@@ -101,7 +101,9 @@ export function selectOnValidation(candidates: readonly ValidationCandidate[], s
   const chosen = rows[chosenIndex];
   const pct = (v: number) => `${(100 * v).toFixed(1)}`;
   const reason = chosenIndex === bestIndex
-    ? `${best.key} has the best validation score (${pct(chosen.mean)}) and every simpler candidate trails it by more than ${seMultiple === 1 ? 'one' : seMultiple} standard error of the gap`
+    ? bestIndex === 0
+      ? `${best.key}, the simplest candidate, also has the best validation score (${pct(chosen.mean)})`
+      : `${best.key} has the best validation score (${pct(chosen.mean)}) and every simpler candidate trails it by more than ${seMultiple === 1 ? 'one' : seMultiple} standard error of the gap`
     : `${chosen.key} is the simplest candidate within ${seMultiple === 1 ? 'one' : seMultiple} standard error of the best (${best.key}: ${pct(means[bestIndex])} vs ${pct(chosen.mean)}, gap ${pct(chosen.gapToBest)} ± ${pct(chosen.gapSe)} pp)`;
   return { chosen: chosen.key, best: best.key, rows, reason };
 }
