@@ -4,8 +4,8 @@
  * python3-torch, 2 threads), side by side in one invocation; medians of repeated steps
  * after warm-up steps, on random data (data loading is not timed on either side).
  *
- * Both sides run the same layer list (cnnLayerSpec), the same loss (label-smoothed
- * cross-entropy), the same optimiser (Adam with decoupled weight decay on kernels) and both
+ * Both sides run the same layer list (cnnLayerSpec), the same loss (the recipe's distillation
+ * loss: label-smoothed cross-entropy plus the KL term to a teacher's soft labels), the same optimiser (Adam with decoupled weight decay on kernels) and both
  * read the loss and the correct count back every step, as the training loop does.
  * The wasm backend runs on ONE thread (threads are off in Node), PyTorch on two. Notebook 02
  * trains with the loop's data-parallel step (CNN_RECIPE.replicas = 2; src/train/parallel.ts:
@@ -20,6 +20,7 @@ import * as path from 'path';
 import { profileFromEnv } from '../src/config';
 import { buildCnn, cnnLayerSpec, cnnMacsPerImage, CNN_RECIPE, CnnConfig } from '../src/models/cnn';
 import { createTrainStep } from '../src/train/loop';
+import { packTargets } from '../src/train/distillation';
 import { DataParallelStep } from '../src/train/parallel';
 import { describeRuntime, initTf, tf } from '../src/tf/runtime';
 
@@ -36,12 +37,22 @@ function median(values: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/** The step settings notebook 02 trains with. */
+const STEP_SETTINGS = { optimizer: CNN_RECIPE.optimizer, labelSmoothing: CNN_RECIPE.labelSmoothing, distillation: CNN_RECIPE.distillation };
+
+/** Random labels packed with random teacher probabilities, as a distillation batch carries them. */
+function packedTargets(batch: number): tf.Tensor2D {
+  const labels = Array.from({ length: batch }, (_, i) => (i * 7) % NUM_CLASSES);
+  const teacher = tf.tidy(() => tf.softmax(tf.randomNormal([batch, NUM_CLASSES], 0, 1, 'float32', 3)).dataSync() as Float32Array);
+  return tf.tensor2d(packTargets(labels, teacher, NUM_CLASSES), [batch, 2 * NUM_CLASSES]);
+}
+
 /** Median ms of `STEPS` training steps of a fresh model at `batch`. */
 function timeTfjsStep(config: CnnConfig, batch: number): number {
   const model = buildCnn(config);
-  const trainer = createTrainStep(model, { optimizer: CNN_RECIPE.optimizer, labelSmoothing: CNN_RECIPE.labelSmoothing });
+  const trainer = createTrainStep(model, STEP_SETTINGS);
   const x = tf.randomUniform([batch, config.inputSize, config.inputSize, 3], 0, 1, 'float32', 1);
-  const y = tf.randomUniform([batch], 0, NUM_CLASSES, 'int32', 2);
+  const y = packedTargets(batch);
   const times: number[] = [];
   try {
     for (let i = 0; i < WARMUP + STEPS; i++) {
@@ -62,6 +73,7 @@ function timeTorchStep(config: CnnConfig, batch: number): { median_ms: number; t
     layers: cnnLayerSpec(config), input_size: config.inputSize, num_classes: config.numClasses, batch,
     steps: STEPS, warmup: WARMUP, threads: THREADS, lr: CNN_RECIPE.baseLr,
     weight_decay: CNN_RECIPE.optimizer.weightDecay ?? 0, label_smoothing: CNN_RECIPE.labelSmoothing,
+    distillation: CNN_RECIPE.distillation,
   };
   const r = spawnSync('/usr/bin/python3', [path.join(__dirname, 'cnn_train_step.py'), JSON.stringify(spec)], {
     encoding: 'utf8',
@@ -77,11 +89,10 @@ function timeTorchStep(config: CnnConfig, batch: number): { median_ms: number; t
 /** Median ms of a batch-`batch` step split over this thread and one worker thread (src/train/parallel.ts). */
 async function timeDataParallelStep(config: CnnConfig, batch: number): Promise<number> {
   const model = buildCnn(config);
-  const settings = { optimizer: CNN_RECIPE.optimizer, labelSmoothing: CNN_RECIPE.labelSmoothing };
-  const trainer = createTrainStep(model, settings);
-  const pool = await DataParallelStep.start(model, trainer, settings, 2, { threads: 1 });
+  const trainer = createTrainStep(model, STEP_SETTINGS);
+  const pool = await DataParallelStep.start(model, trainer, STEP_SETTINGS, 2, { threads: 1 });
   const x = tf.randomUniform([batch, config.inputSize, config.inputSize, 3], 0, 1, 'float32', 1);
-  const y = tf.randomUniform([batch], 0, NUM_CLASSES, 'int32', 2);
+  const y = packedTargets(batch);
   const times: number[] = [];
   try {
     if (pool.threads !== 1) throw new Error('the worker thread did not start');

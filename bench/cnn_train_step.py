@@ -3,7 +3,8 @@
 Reads the architecture (the same layer list src/models/cnn.ts builds, as JSON) and the
 step settings from argv[1], builds the network in PyTorch, and times `steps` training
 steps on random data after `warmup` steps: forward in training mode, label-smoothed
-cross-entropy, backward, AdamW update (decay on conv/dense kernels only, like ours), and
+cross-entropy (plus, when `distillation` is given, the KL term to a teacher's soft labels at
+temperature T: alpha * T^2 * KL + (1 - alpha) * CE, as src/train/distillation.ts), backward, AdamW update (decay on conv/dense kernels only, like ours), and
 reading back the loss and the correct count (as our loop does). Prints one JSON line.
 Debian's python3-torch (CPU), `threads` intra-op threads.
 """
@@ -21,7 +22,8 @@ def build(layers):
     for layer in layers:
         kind = layer["kind"]
         if kind == "conv":
-            mods.append(nn.Conv2d(layer["in"], layer["out"], layer["kernel"], padding=layer["kernel"] // 2, bias=False))
+            mods.append(nn.Conv2d(layer["in"], layer["out"], layer["kernel"], stride=layer.get("stride", 1),
+                                  padding=layer["kernel"] // 2, bias=False))
         elif kind == "batchnorm":
             # tfjs momentum 0.9 (weight of the old statistic) == PyTorch momentum 0.1
             mods.append(nn.BatchNorm2d(layer["channels"], eps=1e-5, momentum=0.1))
@@ -56,11 +58,22 @@ def main():
     b, s = spec["batch"], spec["input_size"]
     x = torch.rand(b, 3, s, s)
     y = torch.randint(0, spec["num_classes"], (b,))
+    distill = spec.get("distillation")
+    teacher = torch.softmax(torch.randn(b, spec["num_classes"]), dim=1)
+
+    def loss_of(out):
+        hard = crit(out, y)
+        if not distill:
+            return hard
+        t, a = distill["temperature"], distill["alpha"]
+        soft = torch.softmax(torch.log(teacher) / t, dim=1)
+        kl = nn.functional.kl_div(torch.log_softmax(out / t, dim=1), soft, reduction="batchmean")
+        return a * t * t * kl + (1 - a) * hard
 
     def step():
         opt.zero_grad(set_to_none=True)
         out = model(x)
-        loss = crit(out, y)
+        loss = loss_of(out)
         loss.backward()
         opt.step()
         return loss.item(), (out.argmax(1) == y).sum().item()

@@ -14,7 +14,13 @@ export interface Profile {
   /** Square sizes, in pixels, of the cleaned image caches. */
   imageSizes: number[];
   /** Training epochs per stage (upper bounds: early stopping may end sooner). */
-  epochs: { pixelLogreg: number; cnn: number; head: number; text: number; fusion: number };
+  epochs: {
+    pixelLogreg: number; cnn: number; head: number; text: number; fusion: number;
+    /** Epochs of each short CNN run of notebook 02's ablation (one lever changed per run). */
+    cnnAblation: number;
+    /** Epochs of each cross-fitted teacher head (notebook 02's distillation). */
+    teacher: number;
+  };
   batchSize: number;
   /** Seed for every split, shuffle and initialisation. */
   seed: number;
@@ -25,7 +31,7 @@ const PROFILES: Record<ProfileName, Profile> = {
     name: 'full',
     maxProductsPerCategory: null,
     imageSizes: [64, 224],
-    epochs: { pixelLogreg: 60, cnn: 10, head: 60, text: 30, fusion: 40 },
+    epochs: { pixelLogreg: 60, cnn: 16, head: 60, text: 30, fusion: 40, cnnAblation: 3, teacher: 20 },
     batchSize: 64,
     seed: 42,
   },
@@ -33,7 +39,7 @@ const PROFILES: Record<ProfileName, Profile> = {
     name: 'smoke',
     maxProductsPerCategory: 12,
     imageSizes: [64, 224],
-    epochs: { pixelLogreg: 3, cnn: 2, head: 3, text: 2, fusion: 2 },
+    epochs: { pixelLogreg: 3, cnn: 2, head: 3, text: 2, fusion: 2, cnnAblation: 1, teacher: 2 },
     batchSize: 32,
     seed: 42,
   },

@@ -89,7 +89,7 @@ export const ARTIFACTS = {
   image_cache: { stage: '00', version: 1, readBy: ['01', '02', '03', '07'], path: () => path.join(PATHS.clean, 'images'),
     description: 'photos resized to 32/64/224 px, uint8 RGB, keyed by recipe and ids' },
   backbone_features: { stage: '03', version: 1, readBy: ['05', '07'], path: () => path.join(PATHS.clean, 'features'),
-    description: 'ResNet-50 avg_pool vectors per photo and view, keyed by backbone, weights, pixels, flip' },
+    description: 'ResNet-50 avg_pool vectors per photo and view, keyed by backbone, weights, pixels, flip (02 computes the missing fp32 ones for its distillation teacher, so whichever of 02/03 runs first pays)' },
   predictions: { stage: '01', version: 1, readBy: ['05', '06'], path: (profile) => path.join(PATHS.features, `predictions_<stage>_${profile}.json`),
     description: 'product-level val/test probabilities of each stage\'s selected model (01–05)' },
   text_features: { stage: '04', version: 1, readBy: ['05', '07'], path: features('text'),

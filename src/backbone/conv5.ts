@@ -21,6 +21,7 @@ import type { OnnxBackbone } from './onnx_backbone';
 import { KerasLayerJson, readResnetArtifacts, CONV4_OUTPUT_LAYER } from './resnet_tfjs';
 import { weightsByName } from './onnx_export';
 import { EMBEDDING_LAYER, FeatureDense } from '../models/head';
+import { seededDropout } from '../models/seeded_dropout';
 
 export interface Conv5Config {
   numClasses: number;
@@ -95,10 +96,10 @@ export function buildConv5Model(config: Conv5Config): tf.LayersModel {
   let x = tf.layers.globalAveragePooling2d({ name: 'avg_pool' }).apply(out.get(last.name) as tf.SymbolicTensor) as tf.SymbolicTensor;
   // The same head as src/models/head.ts (layer names and shapes), so a head trained on the
   // cached features can initialise it: copyHeadWeights.
-  if (config.inputDropout) x = tf.layers.dropout({ rate: config.inputDropout, name: 'input_dropout' }).apply(x) as tf.SymbolicTensor;
+  if (config.inputDropout) x = seededDropout(config.inputDropout, 'input_dropout', config.seed, 'head').apply(x) as tf.SymbolicTensor;
   if (config.hidden > 0) {
     x = new FeatureDense({ units: config.hidden, activation: 'relu', init: 'he', seed: deriveSeed(config.seed, 'head', 0), name: EMBEDDING_LAYER }).apply(x) as tf.SymbolicTensor;
-    if (config.dropout > 0) x = tf.layers.dropout({ rate: config.dropout, name: 'dropout_1' }).apply(x) as tf.SymbolicTensor;
+    if (config.dropout > 0) x = seededDropout(config.dropout, 'dropout_1', config.seed, 'head').apply(x) as tf.SymbolicTensor;
   }
   const logits = new FeatureDense({ units: config.numClasses, init: 'glorot', seed: deriveSeed(config.seed, 'head', 'logits'), name: 'logits' }).apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: logits, name: 'resnet50_conv5_finetune' });

@@ -5,12 +5,12 @@
  *
  * Every layer is named and every initialiser is seeded from `config.seed`, so the same
  * config builds the same network with the same starting weights in any process.
- * (Dropout masks are not seeded: a seeded tfjs dropout layer draws the same mask at every
- * step.) `cnnLayerSpec` is the architecture as plain data; the PyTorch twin in
+ * Dropout masks are seeded too (seeded_dropout.ts), a fresh mask at every step. `cnnLayerSpec` is the architecture as plain data; the PyTorch twin in
  * bench/cnn_train_step.py builds the same network from it.
  */
 import { tf } from '../tf/runtime';
 import { deriveSeed } from '../rng';
+import { seededDropout } from './seeded_dropout';
 import type { OptimizerSpec } from '../train/loop';
 
 export interface CnnConfig {
@@ -58,6 +58,19 @@ export const CNN_RECIPE = {
   labelSmoothing: 0.1,
   /** Random horizontal flip; pad by `crop` px and crop back at a random offset. */
   augment: { flip: true, crop: 8 },
+  /**
+   * Distillation from ResNet-50 heads (src/train/distillation.ts): weight of the teacher term
+   * and temperature. The teacher's labels are cross-fitted over `folds` folds of the training
+   * products (src/models/teacher.ts), by MLP heads like notebook 03's step 4 (`teacherHead`),
+   * trained with a larger batch and rate than 03's so the k folds cost a few minutes.
+   */
+  distillation: { alpha: 0.7, temperature: 2 },
+  teacher: {
+    folds: 4,
+    head: { hidden: [256], dropout: 0.5, inputDropout: 0.5 },
+    batchSize: 128,
+    baseLr: 2e-3,
+  },
   /** Early stopping on validation loss. */
   patience: 4,
   /**
@@ -65,6 +78,16 @@ export const CNN_RECIPE = {
    * 1.7× faster steps on the single-threaded wasm backend.
    */
   replicas: 2,
+};
+
+/**
+ * The capacity lever of notebook 02's ablation: no stride-2 stem (the first block sees the full
+ * 64 px), narrower blocks to keep the cost ≈ 1.5× the recipe's per step.
+ */
+export const FULL_RESOLUTION_CNN: Omit<CnnConfig, 'numClasses' | 'seed'> = {
+  ...DEFAULT_CNN,
+  stem: 0,
+  filters: [24, 48, 96, 192],
 };
 
 /** One row of the architecture, framework-neutral (for summaries and the PyTorch twin). */
@@ -160,7 +183,7 @@ export function buildCnn(config: CnnConfig): tf.LayersModel {
         break;
       case 'dropout':
         drop++;
-        x = tf.layers.dropout({ name: `dropout${drop}`, rate: layer.rate }).apply(x) as tf.SymbolicTensor;
+        x = seededDropout(layer.rate, `dropout${drop}`, config.seed, 'cnn').apply(x) as tf.SymbolicTensor;
         break;
       case 'dense': {
         dense++;

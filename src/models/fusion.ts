@@ -34,6 +34,7 @@ import { tf } from '../tf/runtime';
 import { trainModel, TrainResult, TrainSettings } from '../train/loop';
 import type { EpochLogs } from '../plot/training_curve';
 import { FeatureDense } from './head';
+import { seededDropout } from './seeded_dropout';
 
 export const FUSION_EMBEDDING_LAYER = 'fused_embedding';
 export const FUSION_INPUTS = { image: 'image_features', text: 'text_embedding' } as const;
@@ -71,13 +72,13 @@ export function buildFusionModel(config: FusionConfig): tf.LayersModel {
   const text = tf.input({ shape: [textDim], name: FUSION_INPUTS.text });
   const branch = (x: tf.SymbolicTensor, rate: number, name: string): tf.SymbolicTensor => {
     let h = x;
-    if (rate > 0) h = tf.layers.dropout({ rate, name: `${name}_input_dropout` }).apply(h) as tf.SymbolicTensor;
+    if (rate > 0) h = seededDropout(rate, `${name}_input_dropout`, seed, 'fusion').apply(h) as tf.SymbolicTensor;
     return new FeatureDense({ units: branchWidth, activation: 'relu', init: 'he', seed: deriveSeed(seed, 'fusion', name), name }).apply(h) as tf.SymbolicTensor;
   };
   const fused = tf.layers.concatenate({ axis: -1, name: FUSION_EMBEDDING_LAYER })
     .apply([branch(image, config.imageInputDropout, 'image_branch'), branch(text, config.textInputDropout, 'text_branch')]) as tf.SymbolicTensor;
   let x = fused;
-  if (config.dropout > 0) x = tf.layers.dropout({ rate: config.dropout, name: 'fused_dropout' }).apply(x) as tf.SymbolicTensor;
+  if (config.dropout > 0) x = seededDropout(config.dropout, 'fused_dropout', seed, 'fusion').apply(x) as tf.SymbolicTensor;
   const logits = new FeatureDense({ units: numClasses, init: 'glorot', seed: deriveSeed(seed, 'fusion', 'logits'), name: 'logits' }).apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: [image, text], outputs: logits, name: 'early_fusion' });
 }

@@ -4,7 +4,7 @@
  *
  * - `buildHead`: [dropout] → (dense → ReLU → dropout)* → dense logits. `hidden: []` is the
  *   linear (softmax-regression) head; `hidden: [256]` the MLP whose 256-d ReLU layer,
- *   named `embedding`, is the image embedding later notebooks use. Every initialiser is seeded.
+ *   named `embedding`, is the image embedding later notebooks use. Every initialiser and dropout mask is seeded.
  * - `featureBatches`: shuffled batches from an in-memory feature matrix; with `flipped` rows
  *   each example is drawn plain or mirrored at random (augmentation from cached features).
  * - `predictProbs` / `evaluateHead` / `headEmbeddings`: softmax probabilities, the image- and
@@ -12,6 +12,7 @@
  */
 import { tf } from '../tf/runtime';
 import { deriveSeed, Rng } from '../rng';
+import { seededDropout } from './seeded_dropout';
 import { evaluateProbs, ModelEvaluation, Predictions, productLevel } from '../train/predict';
 import { trainModel, TrainResult, TrainSettings } from '../train/loop';
 import type { EpochLogs } from '../plot/training_curve';
@@ -110,12 +111,12 @@ export function buildHead(config: HeadConfig): tf.LayersModel {
   if (!(dropout >= 0 && dropout < 1)) throw new Error(`head: dropout must be in [0, 1), got ${dropout}`);
   const input = tf.input({ shape: [inputDim], name: 'features' });
   let x: tf.SymbolicTensor = input;
-  if (config.inputDropout) x = tf.layers.dropout({ rate: config.inputDropout, name: 'input_dropout' }).apply(x) as tf.SymbolicTensor;
+  if (config.inputDropout) x = seededDropout(config.inputDropout, 'input_dropout', seed, 'head').apply(x) as tf.SymbolicTensor;
   hidden.forEach((units, i) => {
     const last = i === hidden.length - 1;
     x = new FeatureDense({ units, activation: 'relu', init: 'he', seed: deriveSeed(seed, 'head', i), name: last ? EMBEDDING_LAYER : `hidden_${i + 1}` })
       .apply(x) as tf.SymbolicTensor;
-    if (dropout > 0) x = tf.layers.dropout({ rate: dropout, name: `dropout_${i + 1}` }).apply(x) as tf.SymbolicTensor;
+    if (dropout > 0) x = seededDropout(dropout, `dropout_${i + 1}`, seed, 'head').apply(x) as tf.SymbolicTensor;
   });
   const logits = new FeatureDense({ units: numClasses, init: 'glorot', seed: deriveSeed(seed, 'head', 'logits'), name: 'logits' }).apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: logits, name: hidden.length ? `mlp_head_${hidden.join('_')}` : 'linear_head' });

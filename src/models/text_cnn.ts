@@ -14,6 +14,7 @@
  */
 import { Rng } from '../rng';
 import { tf } from '../tf/runtime';
+import { SeededDropout } from './seeded_dropout';
 
 export const TEXT_EMBEDDING_LAYER = 'text_embedding';
 
@@ -118,7 +119,7 @@ export function buildTextCnn(config: TextCnnConfig): tf.LayersModel {
     w.dispose();
   }
   if (c.embeddingDropout > 0) {
-    x = tf.layers.spatialDropout1d({ rate: c.embeddingDropout, seed: nextSeed(), name: 'embedding_dropout' }).apply(x) as tf.SymbolicTensor;
+    x = new SeededDropout({ rate: c.embeddingDropout, seed: nextSeed(), noise: 'spatial1d', name: 'embedding_dropout' }).apply(x) as tf.SymbolicTensor;
   }
   const pooled: tf.SymbolicTensor[] = c.kernelSizes.map((k) => {
     let h = x;
@@ -131,13 +132,13 @@ export function buildTextCnn(config: TextCnnConfig): tf.LayersModel {
     return tf.layers.globalMaxPooling1d({ name: `max_pool_k${k}` }).apply(h) as tf.SymbolicTensor;
   });
   let h = pooled.length === 1 ? pooled[0] : (tf.layers.concatenate({ name: 'concat' }).apply(pooled) as tf.SymbolicTensor);
-  if (c.dropout > 0) h = tf.layers.dropout({ rate: c.dropout, seed: nextSeed(), name: 'pool_dropout' }).apply(h) as tf.SymbolicTensor;
+  if (c.dropout > 0) h = new SeededDropout({ rate: c.dropout, seed: nextSeed(), name: 'pool_dropout' }).apply(h) as tf.SymbolicTensor;
   h = tf.layers.dense({
     units: c.hiddenUnits, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: nextSeed() }),
     kernelRegularizer: reg(), name: TEXT_EMBEDDING_LAYER,
   }).apply(h) as tf.SymbolicTensor;
   let out = h;
-  if (c.dropout > 0) out = tf.layers.dropout({ rate: c.dropout, seed: nextSeed(), name: 'hidden_dropout' }).apply(out) as tf.SymbolicTensor;
+  if (c.dropout > 0) out = new SeededDropout({ rate: c.dropout, seed: nextSeed(), name: 'hidden_dropout' }).apply(out) as tf.SymbolicTensor;
   out = tf.layers.dense({
     units: c.numClasses, activation: c.output === 'probs' ? 'softmax' : 'linear',
     kernelInitializer: tf.initializers.glorotUniform({ seed: nextSeed() }), kernelRegularizer: reg(), name: c.output,

@@ -7,11 +7,19 @@
  * The embedding is the `embedding` layer of one designated head (03 uses its flip-augmented MLP
  * head, also when a linear head or an ensemble is selected), averaged over views and photos —
  * the vectors 03 saves per photo for search.
+ *
+ * Optional levers of 03 (issue 16), all part of the saved predictor:
+ * - `normalization`: every view vector is normalised first (models/feature_norm.ts), for every
+ *   head, product heads and the embedder alike (they were all trained on normalised features);
+ * - product heads: heads trained on a product's mean (normalised) photo features, one view at a
+ *   time; a listing's probabilities are (1 − w) · its photos' aggregate + w · the product heads'
+ *   (views and product heads averaged), w = `productHeadWeight`.
  */
 import * as path from 'path';
 import { tf } from '../tf/runtime';
 import { loadModel, saveModel } from '../train/model_io';
 import { EMBEDDING_LAYER } from '../models/head';
+import { applyFeatureNorm, FeatureNorm } from '../models/feature_norm';
 import { artifactHeader } from '../artifacts/registry';
 import { ListingInput, ListingPrediction, Predictor, PredictorHeader, readPredictorJson, writePredictorJson } from './predictor';
 
@@ -26,12 +34,17 @@ export interface ImagePredictorSpec {
   aggregate: PhotoAggregation;
   /** Free text: which backbone features (FeatureStore spec) the heads were trained on. */
   features: string;
+  /** Normalisation of each view vector before any head (default none). */
+  normalization?: FeatureNorm;
+  /** Weight of the product heads in the listing's probabilities (needs product heads; default 0.5). */
+  productHeadWeight?: number;
 }
 
 interface ImageHeader extends PredictorHeader, ImagePredictorSpec {
   kind: 'image';
   heads: string[];
   embedder: string;
+  productHeads?: string[];
 }
 
 export interface PhotoOutputs {
@@ -46,9 +59,19 @@ export class ImagePredictor implements Predictor {
   readonly kind = 'image' as const;
   private readonly embeddingRunner: tf.LayersModel;
 
-  /** `heads` give the probabilities (their mean); `embedder`'s `embedding` layer gives the embedding. */
-  constructor(readonly spec: ImagePredictorSpec, private readonly heads: tf.LayersModel[], private readonly embedder: tf.LayersModel) {
+  /**
+   * `heads` give the photos' probabilities (their mean); `embedder`'s `embedding` layer gives the
+   * embedding; `productHeads` (optional) read a listing's mean photo features.
+   */
+  constructor(
+    readonly spec: ImagePredictorSpec,
+    private readonly heads: tf.LayersModel[],
+    private readonly embedder: tf.LayersModel,
+    private readonly productHeads: tf.LayersModel[] = [],
+  ) {
     if (heads.length === 0) throw new Error('ImagePredictor needs at least one head');
+    const w = spec.productHeadWeight ?? 0.5;
+    if (productHeads.length > 0 && !(w >= 0 && w <= 1)) throw new Error(`productHeadWeight must lie in [0, 1], got ${w}`);
     this.embeddingRunner = tf.model({ inputs: embedder.inputs, outputs: embedder.getLayer(EMBEDDING_LAYER).output as tf.SymbolicTensor });
   }
 
@@ -62,6 +85,11 @@ export class ImagePredictor implements Predictor {
 
   /** Outputs per photo for photos given as views (each view a featureDim vector; `views` of them per photo). */
   photoOutputs(photos: ReadonlyArray<ReadonlyArray<Float32Array>>): PhotoOutputs {
+    return this.outputsOfRows(this.rowsOf(photos), photos.length);
+  }
+
+  /** The photos' view vectors as rows [photo × view, featureDim], normalised. */
+  private rowsOf(photos: ReadonlyArray<ReadonlyArray<Float32Array>>): Float32Array {
     const d = this.spec.featureDim;
     const v = this.spec.views;
     const x = new Float32Array(photos.length * v * d);
@@ -72,31 +100,72 @@ export class ImagePredictor implements Predictor {
         x.set(views[j], (i * v + j) * d);
       }
     });
+    return applyFeatureNorm(this.spec.normalization ?? { kind: 'none' }, x, d);
+  }
+
+  /** photoOutputs on rows already laid out [photo × view, featureDim] and normalised. */
+  private outputsOfRows(x: Float32Array, photoCount: number): PhotoOutputs {
+    const d = this.spec.featureDim;
+    const v = this.spec.views;
     const k = this.spec.classes.length;
-    const probs = new Float32Array(photos.length * k);
+    const probs = new Float32Array(photoCount * k);
     for (const head of this.heads) {
       const p = meanGroups(runRows(head, x, d, true), v, k);
       for (let i = 0; i < probs.length; i++) probs[i] += p[i] / this.heads.length;
     }
     const emb = runRows(this.embeddingRunner, x, d, false);
-    const embeddingWidth = emb.length / (photos.length * v);
+    const embeddingWidth = emb.length / (photoCount * v);
     return { probs, embeddings: meanGroups(emb, v, embeddingWidth), embeddingWidth };
   }
 
   predict(listings: readonly ListingInput[]): Array<ListingPrediction | null> {
     const photos = listings.flatMap((l) => l.photos);
     if (photos.length === 0) return listings.map(() => null);
-    const out = this.photoOutputs(photos);
+    const x = this.rowsOf(photos);
+    const out = this.outputsOfRows(x, photos.length);
+    const counts = listings.map((l) => l.photos.length).filter((n) => n > 0);
+    const product = this.productHeads.length > 0 ? this.productProbs(x, counts) : null;
+    const w = this.spec.productHeadWeight ?? 0.5;
     const k = this.spec.classes.length;
     let at = 0;
+    let listing = 0;
     return listings.map((l) => {
       const n = l.photos.length;
       if (n === 0) return null;
       const probabilities = aggregatePhotos(out.probs.subarray(at * k, (at + n) * k), n, k, this.spec.aggregate);
+      if (product) {
+        for (let c = 0; c < k; c++) probabilities[c] = (1 - w) * probabilities[c] + w * product[listing * k + c];
+      }
+      listing++;
       const embedding = meanGroups(out.embeddings.subarray(at * out.embeddingWidth, (at + n) * out.embeddingWidth), n, out.embeddingWidth);
       at += n;
       return { probabilities, embedding };
     });
+  }
+
+  /** Product heads' probabilities per listing (`counts` photos each, consecutive in `x`): views and heads averaged. */
+  private productProbs(x: Float32Array, counts: readonly number[]): Float32Array {
+    const d = this.spec.featureDim;
+    const v = this.spec.views;
+    const k = this.spec.classes.length;
+    // Row (listing, view): the mean of that view over the listing's photos.
+    const means = new Float32Array(counts.length * v * d);
+    let photo = 0;
+    counts.forEach((n, li) => {
+      for (let p = 0; p < n; p++, photo++) {
+        for (let j = 0; j < v; j++) {
+          const src = (photo * v + j) * d;
+          const dst = (li * v + j) * d;
+          for (let q = 0; q < d; q++) means[dst + q] += x[src + q] / n;
+        }
+      }
+    });
+    const probs = new Float32Array(counts.length * k);
+    for (const head of this.productHeads) {
+      const p = meanGroups(runRows(head, means, d, true), v, k);
+      for (let i = 0; i < probs.length; i++) probs[i] += p[i] / this.productHeads.length;
+    }
+    return probs;
   }
 
   async save(dir: string): Promise<void> {
@@ -105,7 +174,9 @@ export class ImagePredictor implements Predictor {
     const same = this.heads.indexOf(this.embedder);
     const embedder = same >= 0 ? heads[same] : 'embedder';
     if (same < 0) await saveModel(this.embedder, path.join(dir, embedder));
-    const header: ImageHeader = { ...artifactHeader('image_predictor'), kind: 'image', ...this.spec, heads, embedder };
+    const productHeads = this.productHeads.map((_, i) => `product_head_${i}`);
+    for (let i = 0; i < this.productHeads.length; i++) await saveModel(this.productHeads[i], path.join(dir, productHeads[i]));
+    const header: ImageHeader = { ...artifactHeader('image_predictor'), kind: 'image', ...this.spec, heads, embedder, ...(productHeads.length ? { productHeads } : {}) };
     writePredictorJson(dir, { ...header });
   }
 
@@ -114,12 +185,13 @@ export class ImagePredictor implements Predictor {
     const heads = await Promise.all(h.heads.map((name) => loadModel(path.join(dir, name))));
     const at = h.heads.indexOf(h.embedder);
     const embedder = at >= 0 ? heads[at] : await loadModel(path.join(dir, h.embedder));
-    const { label, classes, featureDim, views, aggregate, features } = h;
-    return new ImagePredictor({ label, classes, featureDim, views, aggregate, features }, heads, embedder);
+    const productHeads = await Promise.all((h.productHeads ?? []).map((name) => loadModel(path.join(dir, name))));
+    const { label, classes, featureDim, views, aggregate, features, normalization, productHeadWeight } = h;
+    return new ImagePredictor({ label, classes, featureDim, views, aggregate, features, normalization, productHeadWeight }, heads, embedder, productHeads);
   }
 
   dispose(): void {
-    for (const h of new Set([...this.heads, this.embedder])) h.dispose();
+    for (const h of new Set([...this.heads, this.embedder, ...this.productHeads])) h.dispose();
   }
 }
 

@@ -33,6 +33,7 @@ import { currentRuntime, tf } from '../tf/runtime';
 import { loadTensors, loadWeightsInto, modelFiles, tensorFiles, writeFilesAtomic, writeFolderAtomic } from './model_io';
 import { describeSchedule, learningRateAt, type ScheduleSpec } from './schedule';
 import { DataParallelStep } from './parallel';
+import { packedDistillationLoss, unpackTargets, type DistillationSpec } from './distillation';
 
 /** One batch: inputs (one tensor, or one per model input) and labels (int32 [B] or one-hot [B, C]). */
 export interface Batch {
@@ -65,6 +66,8 @@ export interface TrainSettings {
    * and is part of the checkpoint key.
    */
   replicas?: number;
+  /** Train on a teacher's soft labels too (distillation.ts); each batch's y is then packed [one-hot | teacher]. */
+  distillation?: DistillationSpec;
 }
 
 export interface TrainOptions extends TrainSettings {
@@ -167,6 +170,7 @@ function settingsOf(o: TrainSettings): TrainSettings {
     labelSmoothing: o.labelSmoothing,
     output: o.output,
     replicas: o.replicas !== undefined && o.replicas > 1 ? o.replicas : undefined,
+    distillation: o.distillation,
   };
 }
 
@@ -276,10 +280,11 @@ export interface TrainStep {
  */
 export function createTrainStep(
   model: tf.LayersModel,
-  settings: Pick<TrainSettings, 'optimizer' | 'labelSmoothing' | 'output'>,
+  settings: Pick<TrainSettings, 'optimizer' | 'labelSmoothing' | 'output' | 'distillation'>,
 ): TrainStep {
   const from = settings.output ?? 'logits';
   const smoothing = settings.labelSmoothing ?? 0;
+  if (settings.distillation && from !== 'logits') throw new Error('distillation needs a model that outputs logits (output: \'logits\')');
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const decayed = vars.filter((v) => v.rank >= 2);
   const weightDecay = settings.optimizer.weightDecay ?? 0;
@@ -289,8 +294,9 @@ export function createTrainStep(
     const kept: { hits?: tf.Tensor } = {};
     const { value, grads } = tf.variableGrads(() => {
       const out = model.apply(batch.x, { training: true }) as tf.Tensor;
-      kept.hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(out, -1), labelsOf(batch.y)), 'int32')));
-      return crossEntropy(out, batch.y, from, smoothing);
+      const labels = settings.distillation ? unpackTargets(batch.y).hard : batch.y;
+      kept.hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(out, -1), labelsOf(labels)), 'int32')));
+      return settings.distillation ? packedDistillationLoss(out, batch.y, settings.distillation, smoothing) : crossEntropy(out, batch.y, from, smoothing);
     }, vars);
     const loss = value.dataSync()[0];
     const correct = kept.hits ? kept.hits.dataSync()[0] : 0;

@@ -13,6 +13,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { tf } from '../tf/runtime';
+// Registers the SeededDropout layer class, so every saved model that uses it loads.
+import '../models/seeded_dropout';
 
 /** A tensor with a name (tfjs-core's NamedTensor, which the tfjs bundle does not re-export). */
 export interface NamedTensor {

@@ -20,8 +20,9 @@ import * as path from 'path';
 import { isMainThread, parentPort, Worker, workerData } from 'worker_threads';
 import { initTf, tf } from '../tf/runtime';
 import type { Batch, TrainSettings, TrainStep } from './loop';
+import { withDropoutStream } from '../models/seeded_dropout';
 
-type StepSettings = Pick<TrainSettings, 'optimizer' | 'labelSmoothing' | 'output'>;
+type StepSettings = Pick<TrainSettings, 'optimizer' | 'labelSmoothing' | 'output' | 'distillation'>;
 
 interface WireTensor {
   data: Float32Array | Int32Array;
@@ -30,7 +31,7 @@ interface WireTensor {
 }
 
 type ToReplica =
-  | { type: 'grads'; x: WireTensor[]; xIsArray: boolean; y: WireTensor }
+  | { type: 'grads'; x: WireTensor[]; xIsArray: boolean; y: WireTensor; part: number }
   | { type: 'apply'; grads: Float32Array; lr: number }
   | { type: 'sync'; weights: WireTensor[]; optimizer: Array<{ name: string; tensor: WireTensor }> }
   | { type: 'weights' }
@@ -165,16 +166,16 @@ export class DataParallelStep {
     const total = parts.reduce((s, p) => s + p.n, 0);
     // Hand parts 1.. to the workers first, so they run while this thread does its own.
     const remote: Array<Promise<FromReplica>> = [];
-    const local: Array<{ batch: Batch; n: number }> = [parts[0]];
+    const local: Array<{ batch: Batch; n: number; part: number }> = [{ ...parts[0], part: 0 }];
     const remoteSizes: number[] = [];
     parts.slice(1).forEach((part, i) => {
       if (i < this.workers.length) {
         const x = Array.isArray(part.batch.x) ? part.batch.x.map(toWire) : [toWire(part.batch.x)];
-        remote.push(this.workers[i].request({ type: 'grads', x, xIsArray: Array.isArray(part.batch.x), y: toWire(part.batch.y) }));
+        remote.push(this.workers[i].request({ type: 'grads', x, xIsArray: Array.isArray(part.batch.x), y: toWire(part.batch.y), part: i + 1 }));
         remoteSizes.push(part.n);
         disposeBatch(part.batch);
       } else {
-        local.push(part);
+        local.push({ ...part, part: i + 1 });
       }
     });
     let flat: Float32Array | undefined;
@@ -182,7 +183,8 @@ export class DataParallelStep {
     let correct = 0;
     for (const part of local) {
       try {
-        const g = this.trainer.gradients(part.batch);
+        // Part p draws its dropout masks from stream p, whichever thread computes it.
+        const g = withDropoutStream(part.part, () => this.trainer.gradients(part.batch));
         flat = flatten(g.grads, this.trainer.vars, flat, part.n / total);
         tf.dispose(Object.values(g.grads));
         lossSum += g.loss * part.n;
@@ -299,7 +301,7 @@ async function replicaMain(): Promise<void> {
           case 'grads': {
             const xs = m.x.map(fromWire);
             const batch: Batch = { x: m.xIsArray ? xs : xs[0], y: fromWire(m.y) };
-            const g = trainer.gradients(batch);
+            const g = withDropoutStream(m.part, () => trainer.gradients(batch));
             const grads = flatten(g.grads, trainer.vars);
             tf.dispose([...Object.values(g.grads), ...xs, batch.y]);
             const reply: FromReplica = { type: 'grads', grads, loss: g.loss, correct: g.correct };

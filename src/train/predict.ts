@@ -17,6 +17,7 @@ import { tf } from '../tf/runtime';
 import {
   accuracy, confusionMatrix, groupMeanProbs, logLoss, macroF1, perClassPrecisionRecallF1, predictionsFromProbs, topKAccuracy,
 } from '../eval/metrics';
+import type { PhotoAggregation } from '../predictors/image_predictor';
 
 /** A batch to predict: inputs, and the rows' labels and ids (the loader's ImageBatch fits). */
 export interface PredictBatch {
@@ -96,10 +97,25 @@ export function predictBatches(model: tf.LayersModel, batches: Iterable<PredictB
   return out;
 }
 
-/** One row per product: the mean of its rows' probabilities (labels checked to agree). */
-export function productLevel(pred: Predictions): Predictions {
-  const grouped = groupMeanProbs(pred.productIds, pred.probs, pred.labels);
-  return { probs: grouped.probs, labels: grouped.labels as number[], ids: grouped.ids, productIds: grouped.ids };
+/**
+ * One row per product (labels checked to agree): the mean of its rows' probabilities, or the
+ * renormalised geometric mean (softmax of the mean log-probability), which lets a photo that
+ * rules a class out count for more than under the arithmetic mean.
+ */
+export function productLevel(pred: Predictions, aggregate: PhotoAggregation = 'mean_probability'): Predictions {
+  const logRows = aggregate === 'mean_log_probability';
+  const rows = logRows ? pred.probs.map((r) => r.map((p) => Math.log(Math.max(p, 1e-12)))) : pred.probs;
+  const grouped = groupMeanProbs(pred.productIds, rows, pred.labels);
+  const probs = logRows ? grouped.probs.map(softmaxRow) : grouped.probs;
+  return { probs, labels: grouped.labels as number[], ids: grouped.ids, productIds: grouped.ids };
+}
+
+/** Softmax of one row of scores (e.g. mean log-probabilities). */
+export function softmaxRow(scores: readonly number[]): number[] {
+  const max = Math.max(...scores);
+  const e = scores.map((v) => Math.exp(v - max));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / sum);
 }
 
 export interface ClassScores {

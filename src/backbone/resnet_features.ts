@@ -1,0 +1,59 @@
+/**
+ * The cached ResNet-50 avg_pool features of photos, plain and mirrored, computed where missing:
+ * notebook 03 trains its heads on them and notebook 02 its distillation teacher, so whichever
+ * runs first pays for the backbone pass and the other only reads (the stores are keyed by
+ * backbone, weights, size, preprocessing and flip; see features.ts).
+ */
+import * as path from 'path';
+import { PATHS } from '../config';
+import { progressCallback } from '../data/dataset';
+import type { ImagePixelSource } from '../data/loader';
+import { extractFeatures, FeatureStore, onnxFeatureEngine, resnetFeatureSpec } from './features';
+import { OnnxBackbone } from './onnx_backbone';
+import { readResnetArtifacts } from './resnet_tfjs';
+
+export interface ExtractionRow {
+  view: 'plain' | 'mirrored';
+  photos: number;
+  computed: number;
+  reused: number;
+  seconds: number;
+  images_per_second: number | string;
+  file: string;
+}
+
+export interface ResnetFeatureViews {
+  plain: FeatureStore;
+  flipped: FeatureStore;
+  /** One row per view: what was computed now and how fast. */
+  extraction: ExtractionRow[];
+  /** The engine that computed them ('' when everything was cached and no engine started). */
+  engine: string;
+  /** onnxruntime workers used (0 when none started). */
+  workers: number;
+}
+
+/** Features of `ids` (both views), extracting the missing ones on onnxruntime. Pixels: the 224 px cache. */
+export async function ensureResnetFeatures(ids: readonly string[], pixels: ImagePixelSource, label = 'features'): Promise<ResnetFeatureViews> {
+  const artifacts = readResnetArtifacts();
+  const stores = [false, true].map((flip) => new FeatureStore(resnetFeatureSpec(artifacts.hash, { flip })));
+  const needed = stores.some((s) => s.missing(ids).length > 0);
+  const backbone = needed ? await OnnxBackbone.create() : null;
+  const extraction: ExtractionRow[] = [];
+  try {
+    for (const store of stores) {
+      const flip = store.spec.flip;
+      const bar = progressCallback(`${label}${flip ? ' mirrored' : ''}`);
+      const r = backbone
+        ? await extractFeatures({ ids, pixels, store, engine: onnxFeatureEngine(backbone), batchSize: 8, onProgress: bar.onProgress })
+        : { computed: 0, reused: new Set(ids).size, seconds: 0, imagesPerSecond: NaN };
+      bar.finish();
+      extraction.push({ view: flip ? 'mirrored' : 'plain', photos: ids.length, computed: r.computed, reused: r.reused,
+        seconds: Math.round(r.seconds * 10) / 10, images_per_second: r.computed > 0 ? Math.round(r.imagesPerSecond * 10) / 10 : '(cached)',
+        file: path.relative(PATHS.root, store.dataFile) });
+    }
+  } finally {
+    await backbone?.release();
+  }
+  return { plain: stores[0], flipped: stores[1], extraction, engine: backbone?.describe() ?? '', workers: backbone?.workers ?? 0 };
+}
