@@ -5,6 +5,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/setup.sh"
 export JUPYTER_PATH="$ROOT/.jupyter/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
+export JUPYTER_CONFIG_PATH="$ROOT/.jupyter/config${JUPYTER_CONFIG_PATH:+:$JUPYTER_CONFIG_PATH}"  # labconfig: no debugger extension (setup.sh)
 export PYDEVD_DISABLE_FILE_VALIDATION=1
 app="${1:-notebook}"; shift || true
 JUPYTER=/usr/bin/jupyter; command -v jupyter >/dev/null && JUPYTER="$(command -v jupyter)"

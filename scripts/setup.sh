@@ -65,6 +65,16 @@ json.dump(spec, open(sys.argv[1], "w"), indent=1)
 EOF
 fi
 
+# JupyterLab 4's debugger extension asks for the debugger's modules after EVERY executed cell
+# and, with no debugger session (tslab has none, whatever its spec says), logs "No active
+# debugger session" each time. `npm run lab` adds this config dir (JUPYTER_CONFIG_PATH),
+# which turns that extension off for the project's JupyterLab only.
+LAB_PAGE_CONFIG=.jupyter/config/labconfig/page_config.json
+if ! grep -qF '"@jupyterlab/debugger-extension": true' "$LAB_PAGE_CONFIG" 2>/dev/null; then
+  mkdir -p "$(dirname "$LAB_PAGE_CONFIG")"
+  echo '{"disabledExtensions": {"@jupyterlab/debugger-extension": true}}' > "$LAB_PAGE_CONFIG"
+fi
+
 # --- 4. data link ------------------------------------------------------------------------
 DEFAULT_DATA="$ROOT/../shared/marketplace"
 DATA="${MARKETPLACE_DATA:-$DEFAULT_DATA}"

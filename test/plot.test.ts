@@ -218,6 +218,22 @@ test('a missing Chromium fails with the fix in the message', async () => {
   }
 });
 
+test('an interrupt (SIGINT) while the PNG renderer is open leaves the process running (Interrupt Kernel must not kill the kernel)', { skip: noChromium, timeout: 60_000 }, async () => {
+  await renderPng(figure, { width: 300, height: 200 }); // the shared browser is now open
+  let seen = 0;
+  const listener = () => { seen++; }; // stands in for tslab's handler
+  process.on('SIGINT', listener);
+  try {
+    process.kill(process.pid, 'SIGINT');
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // Playwright's own handler would exit(130) here
+    assert.equal(seen, 1);
+    assert.ok((await renderPng(figure, { width: 300, height: 200 })).length > 1000, 'the renderer still works');
+  } finally {
+    process.off('SIGINT', listener);
+    await closeRenderer();
+  }
+});
+
 test('renderPng / savePng / renderSvgPng draw real PNGs', { skip: noChromium, timeout: 60_000 }, async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plot-test-'));
   try {
