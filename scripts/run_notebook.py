@@ -7,6 +7,7 @@ a cell ends shows up only as 'UncaughtException' text in a later cell: both are 
 
 usage: run_notebook.py NOTEBOOK OUT_IPYNB OUT_HTML KERNEL_NAME
 """
+import os
 import sys
 
 import nbformat
@@ -15,6 +16,24 @@ from nbclient.exceptions import CellExecutionError
 from nbconvert import HTMLExporter
 
 ASYNC_ERROR_MARKERS = ('UncaughtException', 'UnhandledPromiseRejection', 'Unhandled promise rejection')
+# The executed copy is for reading (committed for the full profile): text, HTML tables and PNGs only.
+MAX_READING_COPY_BYTES = 2 * 1024 * 1024
+
+
+def reading_copy_problems(nb, size_bytes):
+    """Why an executed notebook is not a light reading copy: embedded scripts, or too large."""
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get('outputs', []):
+            data = out.get('data', {})
+            html = data.get('text/html', '')
+            html = ''.join(html) if isinstance(html, list) else html
+            if 'application/javascript' in data or '<script' in html.lower():
+                problems.append(f'cell {i} has an output with JavaScript')
+                break
+    if size_bytes > MAX_READING_COPY_BYTES:
+        problems.append(f'{size_bytes / 2**20:.1f} MB, over {MAX_READING_COPY_BYTES / 2**20:.0f} MB')
+    return problems
 
 
 def cell_text(cell):
@@ -81,10 +100,16 @@ def main():
             break
 
     nbformat.write(nb, out_ipynb)
+    size = os.path.getsize(out_ipynb)
+    problems = reading_copy_problems(nb, size)
+    print(f'[{tag}] executed copy {out_ipynb}: {size / 1024:.0f} KB' + (f' — NOT a light reading copy: {"; ".join(problems)}' if problems else ', no scripts'), flush=True)
     html, _ = HTMLExporter().from_notebook_node(nb)
     with open(out_html, 'w', encoding='utf-8') as f:
         f.write(html)
 
+    if problems and not failure and bad_index is None:
+        print(f'\nFAILED {src}: the executed copy must be light (PNG charts, no scripts, at most 2 MB): {"; ".join(problems)}', file=sys.stderr)
+        sys.exit(1)
     if failure or bad_index is not None:
         where = f'cell {bad_index}' if bad_index is not None else 'kernel'
         print(f'\nFAILED {src} at {where}: {failure or "asynchronous error reported in a later cell"}', file=sys.stderr)

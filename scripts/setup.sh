@@ -51,13 +51,31 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$LOCK_HASH" ]; then
 fi
 
 # --- 3. tslab kernel, project-local ------------------------------------------------------
+# The spec also says `"metadata": {"debugger": false}`: tslab cannot debug, and JupyterLab's
+# debugger, unless a kernel spec says so, logs "No active debugger session" errors while cells run.
 KERNEL_JSON=.jupyter/share/jupyter/kernels/tslab/kernel.json
 LAUNCHER="$ROOT/scripts/tslab-kernel.sh"
-if [ ! -f "$KERNEL_JSON" ] || ! grep -qF "$LAUNCHER" "$KERNEL_JSON"; then
+if [ ! -f "$KERNEL_JSON" ] || ! grep -qF "$LAUNCHER" "$KERNEL_JSON" || ! grep -qF '"debugger": false' "$KERNEL_JSON"; then
   say "registering the tslab kernel in .jupyter/ (starts in $ROOT)"
   chmod +x "$LAUNCHER"
   node_modules/.bin/tslab install --python="$PY" --binary="$LAUNCHER" --prefix="$ROOT/.jupyter" >/dev/null
   grep -qF "$LAUNCHER" "$KERNEL_JSON" || die "tslab kernel registration did not write $KERNEL_JSON"
+  "$PY" - "$KERNEL_JSON" <<'EOF'
+import json, sys
+spec = json.load(open(sys.argv[1]))
+spec.setdefault("metadata", {})["debugger"] = False
+json.dump(spec, open(sys.argv[1], "w"), indent=1)
+EOF
+fi
+
+# JupyterLab 4's debugger extension asks for the debugger's modules after EVERY executed cell
+# and, with no debugger session (tslab has none, whatever its spec says), logs "No active
+# debugger session" each time. `npm run lab` adds this config dir (JUPYTER_CONFIG_PATH),
+# which turns that extension off for the project's JupyterLab only.
+LAB_PAGE_CONFIG=.jupyter/config/labconfig/page_config.json
+if ! grep -qF '"@jupyterlab/debugger-extension": true' "$LAB_PAGE_CONFIG" 2>/dev/null; then
+  mkdir -p "$(dirname "$LAB_PAGE_CONFIG")"
+  echo '{"disabledExtensions": {"@jupyterlab/debugger-extension": true}}' > "$LAB_PAGE_CONFIG"
 fi
 
 # --- 4. data link ------------------------------------------------------------------------

@@ -173,9 +173,11 @@ export function tableHtml(input: TableInput, opts: TableOptions = {}): string {
       })
       .join('')}</tr>`;
   });
-  const caption = t.caption ? `<caption style="caption-side:top;text-align:left">${escapeHtml(t.caption)}</caption>` : '';
+  // The caption sits above the table, not in a <caption>: a <caption> is as wide as its
+  // table, so a two-column table wraps its caption into 3–4 short lines.
+  const caption = t.caption ? `<div style="text-align:left;margin:0 0 0.3em;max-width:60em">${escapeHtml(t.caption)}</div>` : '';
   return (
-    `<table style="border-collapse:collapse;font-variant-numeric:tabular-nums">${caption}` +
+    `${caption}<table style="border-collapse:collapse;font-variant-numeric:tabular-nums">` +
     `<thead><tr>${head}</tr></thead><tbody>${rows.join('')}</tbody></table>`
   );
 }

@@ -175,7 +175,7 @@ export function pipelineLogEnabled(): boolean {
   return envFlag('PIPELINE_LOG');
 }
 
-/** `STATIC_PLOTS=1`: add a PNG under every interactive plot (headless runs are untrusted). */
+/** `STATIC_PLOTS=1` (the headless pipeline): charts as PNGs, no scripts, so executed copies read anywhere. */
 export function staticPlotsEnabled(): boolean {
   return envFlag('STATIC_PLOTS');
 }

@@ -1,13 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import { photoGridPng, wrapText } from '../src/plot/photo_grid';
+import { drawableText, photoGridPng, wrapText } from '../src/plot/photo_grid';
 
 test('wrapText keeps words whole and marks truncation', () => {
   assert.deepEqual(wrapText('a bb ccc dddd', 6, 3), ['a bb', 'ccc', 'dddd']);
   const lines = wrapText('one two three four five six', 7, 2);
   assert.equal(lines.length, 2);
   assert.ok(lines[1].endsWith('…'));
+});
+
+test('captions drop what the font cannot draw (a real title starts with U+2705)', () => {
+  assert.equal(drawableText('\u2705ALL APPLIANCES AT RECYK'), 'ALL APPLIANCES AT RECYK');
+  assert.equal(drawableText('Sofa \u2764\uFE0F like new \u{1F44D}\u{1F3FD} £50 – café'), 'Sofa like new £50 – café');
+  assert.deepEqual(wrapText('\u2705 Washing machine', 20, 2), ['Washing machine']);
 });
 
 test('photoGridPng lays out rows × columns with captions', async () => {
@@ -30,6 +36,7 @@ test('photoGridPng lays out rows × columns with captions', async () => {
   assert.ok(r > 240 && g < 15 && b < 15, `expected red, got ${[r, g, b]}`);
   // The label column stays white.
   assert.deepEqual(px(99, 4 + 39), [255, 255, 255]);
+  assert.equal(meta.isPalette, true, 'a palette PNG (photos in true colour are ~2 MB per grid)');
 });
 
 test('photoGridPng refuses an empty grid', async () => {

@@ -5,9 +5,9 @@ import * as os from 'os';
 import * as path from 'path';
 import * as vm from 'vm';
 import { performance } from 'perf_hooks';
-import { figureTitle, plotHtml, plotlyBundleHtml, showPlot } from '../src/plot/plotly';
+import { figureTitle, plotHtml, plotlyBundleLocation, showPlot } from '../src/plot/plotly';
 import { chromiumPath, closeRenderer, plainFigure, plotlyBundlePath, renderPng, renderSvgPng, savePng } from '../src/plot/png';
-import { TrainingCurve, epochLine, niceTicks, trainingCurveSvg, type EpochRecord } from '../src/plot/training_curve';
+import { TrainingCurve, epochLine, formatTick, niceTicks, trainingCurveSvg, type EpochRecord } from '../src/plot/training_curve';
 
 const haveChromium = fs.existsSync(chromiumPath());
 const noChromium = haveChromium ? false : `no Chromium at ${chromiumPath()}`;
@@ -45,83 +45,90 @@ test('plainFigure: typed arrays → arrays, NaN → null, string titles → {tex
   assert.equal(figureTitle(figure), 'Prices');
 });
 
-test('plotHtml: the figure cannot break out of its <script>', () => {
+test('plotHtml: the figure cannot break out of its <script>; plotly.js is not embedded', () => {
   const html = plotHtml(figure, { divId: 'plotly-test' });
   assert.equal((html.match(/<\/script>/g) ?? []).length, 1);
   assert.ok(html.includes('a \\u003c/script> b'));
   assert.ok(html.startsWith('<div id="plotly-test"'));
-  assert.match(html, /draws when the notebook is trusted/);
-  assert.match(plotHtml(figure, { staticCopyBelow: true }), /a static copy is below/);
+  assert.ok(html.length < 5000, `one chart's output stays small: ${html.length} chars`);
+  assert.doesNotMatch(html, /Trust Notebook/);
+  const divStyle = html.slice(0, html.indexOf('>'));
+  assert.doesNotMatch(divStyle, /height/, 'no tall blank box before the chart draws');
 });
 
-/** Run a chart's script against a fake page whose div and Plotly appear later. */
-test('plotHtml: the script waits for both its div and window.Plotly, then draws once', () => {
-  const html = plotHtml(figure, { divId: 'plotly-wait' });
-  const script = html.slice(html.indexOf('<script type="text/javascript">') + 31, html.lastIndexOf('</script>'));
-  const element = {
+/**
+ * Run charts' scripts against a fake JupyterLab page: divs appear late, plotly.js comes from
+ * the server's /files/ route (once for all charts), and the server root may be above the repository.
+ */
+test('plotHtml: fetches plotly.js once per page from the Jupyter server, then draws each chart once', async () => {
+  const bundle = { absolute: '/home/u/repo/node_modules/plotly.js-dist-min/plotly.min.js', fromRoot: 'node_modules/plotly.js-dist-min/plotly.min.js' };
+  const scriptOf = (html: string) => html.slice(html.indexOf('<script type="text/javascript">') + 31, html.lastIndexOf('</script>'));
+  const makeElement = () => ({
     attrs: {} as Record<string, string>,
-    textContent: 'placeholder',
+    textContent: 'note',
     style: {} as Record<string, string>,
-    getAttribute(name: string) {
-      return this.attrs[name] ?? null;
-    },
-    setAttribute(name: string, value: string) {
-      this.attrs[name] = value;
-    },
-  };
-  let attached = false;
-  const timers: Array<() => void> = [];
-  const drawn: unknown[][] = [];
-  const window: Record<string, unknown> = {};
-  const context = vm.createContext({
-    window,
-    document: { getElementById: (id: string) => (attached && id === 'plotly-wait' ? element : null) },
-    setTimeout: (fn: () => void) => timers.push(fn),
-    Date,
+    getAttribute(name: string) { return this.attrs[name] ?? null; },
+    setAttribute(name: string, value: string) { this.attrs[name] = value; },
+    removeAttribute(name: string) { delete this.attrs[name]; },
   });
-  vm.runInContext(script, context);
-  const step = () => timers.shift()!();
+  const page = (serverRoot: string, status = 200) => {
+    const elements: Record<string, ReturnType<typeof makeElement>> = {};
+    const fetched: string[] = [];
+    const drawn: unknown[] = [];
+    const timers: Array<() => void> = [];
+    const window: Record<string, unknown> = {};
+    const context = vm.createContext({
+      window,
+      document: {
+        getElementById: (id: string) => id === 'jupyter-config-data' ? { textContent: JSON.stringify({ baseUrl: '/lab-base/', serverRoot }) } : elements[id] ?? null,
+      },
+      fetch: (url: string) => {
+        fetched.push(url);
+        return Promise.resolve({ ok: status === 200, status, text: () => Promise.resolve('window.Plotly = { newPlot: function (el) { drawn.push(el); } };') });
+      },
+      drawn,
+      setTimeout: (fn: () => void) => timers.push(fn),
+      Promise, Date, JSON, Error, encodeURIComponent,
+    });
+    return { elements, fetched, drawn, timers, window, run: (html: string) => vm.runInContext(scriptOf(html), context) };
+  };
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
 
-  step(); // no div, no Plotly
-  attached = true;
-  step(); // div, no Plotly
-  assert.equal(drawn.length, 0);
-  assert.equal(element.textContent, 'placeholder');
-  window.Plotly = { newPlot: (...args: unknown[]) => drawn.push(args) };
-  step();
-  assert.equal(drawn.length, 1);
-  assert.equal(timers.length, 0, 'stops polling once drawn');
-  assert.equal(element.textContent, '');
-  const [el, data, layout, config] = drawn[0] as [unknown, Array<{ y: unknown }>, { title: unknown }, { responsive: boolean }];
-  assert.equal(el, element);
-  // Objects from the vm realm: compare as JSON.
-  assert.equal(JSON.stringify(data[0].y), '[2,null,4]');
-  assert.equal(JSON.stringify(layout.title), '{"text":"Prices"}');
-  assert.equal(config.responsive, true);
+  // Server root above the repository (JupyterLab's page config says where): the URL follows it.
+  const p = page('/home/u');
+  const first = plotHtml(figure, { divId: 'c1', bundle });
+  const second = plotHtml(figure, { divId: 'c2', bundle });
+  p.run(first); // its div is not in the page yet: it waits
+  assert.equal(p.fetched.length, 0);
+  p.elements.c1 = makeElement();
+  p.elements.c2 = makeElement();
+  p.timers.shift()!();
+  p.run(second);
+  await settle();
+  assert.deepEqual(p.fetched, ['/lab-base/files/repo/node_modules/plotly.js-dist-min/plotly.min.js'], 'fetched once for both charts');
+  assert.deepEqual(p.drawn, [p.elements.c1, p.elements.c2]);
+  assert.equal(p.elements.c1.textContent, '');
+  assert.equal(p.elements.c1.style.height, '450px');
+  p.run(first); // the same output rendered again does not draw twice
+  await settle();
+  assert.equal(p.drawn.length, 2);
 
-  // The same output's script run again (re-rendered output) does not draw twice.
-  vm.runInContext(script, context);
-  assert.equal(drawn.length, 1);
+  // Server root elsewhere (or unknown): the repository is assumed to be the server root.
+  const q = page('/srv/other', 404);
+  q.elements.c3 = makeElement();
+  q.run(plotHtml(figure, { divId: 'c3', bundle }));
+  await settle();
+  assert.deepEqual(q.fetched, ['/lab-base/files/node_modules/plotly.js-dist-min/plotly.min.js']);
+  assert.match(q.elements.c3.textContent, /could not load plotly\.js \(HTTP 404.*npm run lab/);
 });
 
-test('plotlyBundleHtml: guarded, UMD branch forced to the browser global, script-safe', () => {
-  const html = plotlyBundleHtml('var s = "</script>"; window.Plotly = {};');
-  assert.equal((html.match(/<\/script>/g) ?? []).length, 1);
-  assert.ok(html.includes('"<\\/script>"'));
-  assert.ok(html.includes('if (typeof window.Plotly === "undefined" || !window.Plotly.newPlot)'));
-  assert.ok(html.includes('(function (module, exports, define) {'));
-  // Running the wrapped bundle where `module`/`define` exist still sets window.Plotly.
-  const script = html.slice('<script type="text/javascript">'.length, -'</script>'.length);
-  const window: Record<string, unknown> = {};
-  const context = vm.createContext({ window, module: { exports: {} }, define: Object.assign(() => {}, { amd: {} }) });
-  vm.runInContext(script, context);
-  assert.equal(JSON.stringify(window.Plotly), '{}');
-});
-
-test('the installed plotly.js bundle still assigns window.Plotly itself', () => {
-  const source = fs.readFileSync(plotlyBundlePath(), 'utf8');
-  assert.ok(source.includes('window.Plotly = Plotly'), 'plotly.js bundle layout changed: re-check plotlyBundleHtml');
-  assert.equal(plotlyBundleHtml(source).split('</script>').length, 2);
+test('plotlyBundleLocation: the installed bundle, relative to the repository root; it still defines window.Plotly', () => {
+  const where = plotlyBundleLocation();
+  assert.equal(where.fromRoot, 'node_modules/plotly.js-dist-min/plotly.min.js');
+  assert.ok(fs.existsSync(where.absolute));
+  // The page runs it with module/exports/define shadowed: it must then assign the browser global.
+  const source = fs.readFileSync(where.absolute, 'utf8');
+  assert.ok(source.includes('window.Plotly = Plotly'), 'plotly.js bundle layout changed: re-check the loader in plotHtml');
 });
 
 test('showPlot outside a notebook prints a summary line', async () => {
@@ -141,6 +148,21 @@ test('niceTicks: round steps that cover the data', () => {
   assert.deepEqual(niceTicks(1, 40, 8, true), [0, 5, 10, 15, 20, 25, 30, 35, 40]);
   assert.deepEqual(niceTicks(2, 2, 5), [1.8, 1.9, 2, 2.1, 2.2]);
   assert.deepEqual(niceTicks(NaN, 1), []);
+  // Loss and accuracy ranges of a short run: steps of 1, 2 or 5 × 10^k, never 2.5 (0.075 shown as "0.07").
+  assert.deepEqual(niceTicks(0.05, 0.13, 5), [0.04, 0.06, 0.08, 0.1, 0.12, 0.14]);
+  assert.deepEqual(niceTicks(2.82, 2.9, 4), [2.82, 2.84, 2.86, 2.88, 2.9]);
+});
+
+test('formatTick: labels as exact as their step, all with the same decimals', () => {
+  const ticks = niceTicks(0.05, 0.13, 5);
+  assert.deepEqual(ticks.map((t) => formatTick(t, 0.02)), ['0.04', '0.06', '0.08', '0.10', '0.12', '0.14']);
+  assert.deepEqual([0, 0.5, 1].map((t) => formatTick(t, 0.5)), ['0.0', '0.5', '1.0']);
+  assert.deepEqual([0, 5, 10].map((t) => formatTick(t, 5)), ['0', '5', '10']);
+  // Every label of a real range is the tick itself, not a rounding of it.
+  for (const [lo, hi] of [[0.05, 0.13], [2.83, 2.88], [0.001, 0.0042], [12, 97]]) {
+    const t = niceTicks(lo, hi, 5);
+    for (const v of t) assert.equal(Number(formatTick(v, t[1] - t[0])), v, `${v} in [${lo}, ${hi}]`);
+  }
 });
 
 const history: EpochRecord[] = [1, 2, 3].map((epoch) => ({
@@ -193,6 +215,22 @@ test('a missing Chromium fails with the fix in the message', async () => {
   } finally {
     if (saved === undefined) delete process.env.CHROMIUM_PATH;
     else process.env.CHROMIUM_PATH = saved;
+  }
+});
+
+test('an interrupt (SIGINT) while the PNG renderer is open leaves the process running (Interrupt Kernel must not kill the kernel)', { skip: noChromium, timeout: 60_000 }, async () => {
+  await renderPng(figure, { width: 300, height: 200 }); // the shared browser is now open
+  let seen = 0;
+  const listener = () => { seen++; }; // stands in for tslab's handler
+  process.on('SIGINT', listener);
+  try {
+    process.kill(process.pid, 'SIGINT');
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // Playwright's own handler would exit(130) here
+    assert.equal(seen, 1);
+    assert.ok((await renderPng(figure, { width: 300, height: 200 })).length > 1000, 'the renderer still works');
+  } finally {
+    process.off('SIGINT', listener);
+    await closeRenderer();
   }
 });
 

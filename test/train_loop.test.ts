@@ -13,7 +13,7 @@ import * as path from 'path';
 import { initTf, tf } from '../src/tf/runtime';
 import { Rng } from '../src/rng';
 import { buildCnn, cnnLayerSpec, cnnMacsPerImage, CnnConfig, modelSummaryRows } from '../src/models/cnn';
-import { Batch, checkpointHash, createTrainStep, readTrainingRecord, trainModel, TrainOptions } from '../src/train/loop';
+import { Batch, checkpointHash, createTrainStep, readTrainingRecord, trainModel, TrainingInterrupted, TrainOptions } from '../src/train/loop';
 import { DataParallelStep } from '../src/train/parallel';
 import { fileHandler, loadModel, loadWeightsInto, registerFileRouter, saveModel } from '../src/train/model_io';
 import { confidentMistakes, evaluateModel, evaluateProbs, evaluationMetrics, predictBatches, productLevel } from '../src/train/predict';
@@ -117,6 +117,49 @@ after(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
+/**
+ * Interrupts the run at `at` (epoch, step) the way JupyterLab does (SIGINT to the kernel
+ * process) or through `signal`, counting the steps the loop still asks for afterwards.
+ */
+async function interruptMidEpoch(stage: string, how: 'sigint' | 'abort', extra: Partial<TrainOptions> = {}) {
+  const noDropout = { ...cnnConfig, dropout: 0 };
+  const setup = (o: Partial<TrainOptions>) => options({ stage, epochs: 4, config: { cnn: noDropout }, model: buildCnn(noDropout), ...extra, ...o });
+  const controller = new AbortController();
+  let pulledAfter = -1;
+  function* interrupting(epoch: number) {
+    let step = 0;
+    for (const batch of batchesOf(train, 16, 100 + epoch)) {
+      step++;
+      if (epoch === 2 && step === 3) {
+        if (how === 'sigint') process.kill(process.pid, 'SIGINT');
+        else controller.abort();
+        pulledAfter = 0;
+      } else if (pulledAfter >= 0) {
+        pulledAfter++;
+      }
+      yield batch;
+    }
+  }
+  // A signal is handled once the step that was running yields (that step is never cut in half):
+  // the loop stops before step 4. An abort is seen before step 3 itself runs.
+  const stopsBefore = how === 'sigint' ? 4 : 3;
+  await assert.rejects(trainModel(setup({ trainBatches: interrupting, signal: controller.signal })),
+    (err: Error) => err instanceof TrainingInterrupted && err.message.includes(`epoch 2 before step ${stopsBefore} of 6`) && /resumes after epoch 1/.test(err.message));
+  assert.equal(pulledAfter, stopsBefore - 3, 'no batch is pulled after the one the loop stops at');
+  const dir = path.join(tmp, stage, checkpointHash(setup({}).config, setup({}), setup({}).model));
+  assert.notEqual(readTrainingRecord(dir)?.complete, true, 'an interrupted run is not marked complete');
+  const resumeState = JSON.parse(fs.readFileSync(path.join(dir, 'last', 'state.json'), 'utf8')) as { history: unknown[] };
+  assert.equal(resumeState.history.length, 1, 'the resume state is the last finished epoch');
+  assert.equal(process.listenerCount('SIGINT'), 0, 'the SIGINT listener is removed');
+
+  // Running again resumes after epoch 1 and completes.
+  const epochsTrained: number[] = [];
+  const resumed = await trainModel(setup({ trainBatches: (epoch) => { epochsTrained.push(epoch); return batchesOf(train, 16, 100 + epoch); } }));
+  assert.equal(resumed.status, 'resumed');
+  assert.deepEqual(epochsTrained, [2, 3, 4]);
+  assert.equal(readTrainingRecord(dir)?.complete, true);
+}
+
 describe('trainModel', () => {
   test('loss decreases, the best epoch is checkpointed, no tensors leak across epochs', async () => {
     const opts = options();
@@ -213,6 +256,14 @@ describe('trainModel', () => {
     }
   });
 
+  test('SIGINT (Interrupt Kernel) mid-epoch stops at the next step; no checkpoint marked complete; the run resumes', async () => {
+    await interruptMidEpoch('test_sigint', 'sigint');
+  });
+
+  test('an AbortSignal cancels the same way', async () => {
+    await interruptMidEpoch('test_abort', 'abort');
+  });
+
   test('a diverging run fails with a clear message', async () => {
     const bad = synthetic(32, 5);
     bad.x[0] = NaN;
@@ -259,6 +310,10 @@ describe('data-parallel steps', () => {
       assert.ok(maxAbsDiff(parallel.main[i], sequential.main[i]) < 1e-4, `weight ${i}: threads change the result`);
     }
     assert.ok(parallel.losses[parallel.losses.length - 1] < parallel.losses[0], 'the loss falls');
+  });
+
+  test('SIGINT stops a data-parallel run at the next step too, and closes its worker', async () => {
+    await interruptMidEpoch('test_sigint_parallel', 'sigint', { replicas: 2 });
   });
 
   test('trainModel with replicas: 2 trains, and keys the checkpoint on it', async () => {

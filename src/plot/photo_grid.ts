@@ -26,10 +26,20 @@ function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
+/**
+ * A caption without the characters the grid's font (DejaVu Sans) cannot draw, which would
+ * show as a missing-glyph box: emoji and other pictographs (listing titles like
+ * "✅ALL APPLIANCES…", U+2705), their variation selectors and joiners.
+ */
+export function drawableText(text: string): string {
+  return text.replace(/[\p{Extended_Pictographic}\u{1F1E6}-\u{1F1FF}\u{1F3FB}-\u{1F3FF}\uFE0E\uFE0F\u200D\u20E3]/gu, ' ').replace(/\s+/g, ' ').trim();
+}
+
 /** Break a caption into at most `maxLines` lines of about `width` characters. */
 export function wrapText(text: string, width: number, maxLines: number): string[] {
   const lines: string[] = [];
   let line = '';
+  text = drawableText(text);
   for (const word of text.split(/\s+/).filter(Boolean)) {
     if (line && (line + ' ' + word).length > width) {
       lines.push(line);
@@ -63,7 +73,11 @@ async function thumbnail(photo: PhotoGridRow['photos'][number], side: number): P
   return input.resize(side, side, { fit: 'contain', background: { r: 0, g: 0, b: 0 } }).png().toBuffer();
 }
 
-/** Compose the grid into one PNG. */
+/**
+ * Compose the grid into one PNG, quantised to 256 colours: photos in a true-colour PNG take
+ * ~2 MB per grid, which would make every executed notebook heavy; dithered, thumbnails look
+ * the same at a quarter of the size.
+ */
 export async function photoGridPng(rows: PhotoGridRow[], opts: PhotoGridOptions = {}): Promise<Buffer> {
   if (rows.length === 0) throw new Error('photoGridPng: no rows to draw');
   const thumb = opts.thumb ?? 96;
@@ -92,6 +106,6 @@ export async function photoGridPng(rows: PhotoGridRow[], opts: PhotoGridOptions 
   }
   return sharp({ create: { width, height, channels: 3, background: { r: 255, g: 255, b: 255 } } })
     .composite(layers)
-    .png()
+    .png({ palette: true, colours: 256, dither: 1, effort: 7 })
     .toBuffer();
 }

@@ -1,20 +1,22 @@
 /**
- * Interactive plotly charts inline in a notebook, with no network.
+ * Charts in a notebook: interactive plotly charts while you work, PNGs in executed copies.
  *
- * The plotly.js bundle (≈4.8 MB) is inlined into one HTML output per kernel session; every
- * chart after it reuses `window.Plotly`. Each chart's script polls until both its div is
- * in the page and Plotly is defined, because output order is not script order:
- *  - classic Notebook 6 runs an output's scripts before the output is attached;
- *  - a re-opened notebook runs the stored bundle output again, and charts in later cells
- *    (whose bundle lives in another cell's output) may render before or after it;
- *  - JupyterLab may render cells lazily as they scroll into view.
- * Headless-executed notebooks are untrusted, so scripts don't run there until
- * `jupyter trust`; the chart div says so, and with `STATIC_PLOTS=1` a PNG of the same
- * figure is shown under it.
+ *  - Interactive (JupyterLab / Notebook): one small HTML output per chart (a div and a
+ *    script). plotly.js is NOT embedded (4.8 MB per notebook): the first chart on the page
+ *    fetches it once from the Jupyter server that serves the repository, through its
+ *    /files/ route (`files/node_modules/plotly.js-dist-min/plotly.min.js`, found from
+ *    JupyterLab's page config when the server root is above the repository), and every later
+ *    chart reuses `window.Plotly`. Each chart's script waits until its div is in the page,
+ *    because output order is not script order (Notebook 6 runs scripts before attaching the
+ *    output; JupyterLab renders cells lazily).
+ *  - Static (`STATIC_PLOTS=1`, the headless pipeline): a PNG of the same figure and no
+ *    script at all, so executed copies are light, read anywhere (code hosts, nbviewer) and
+ *    need no `jupyter trust`.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
+import { PATHS } from '../config';
 import { display, inNotebook, staticPlotsEnabled } from '../notebook_env';
 import { plainFigure, plotlyBundlePath, renderPng, type PlotlyFigure, type PngSize } from './png';
 
@@ -26,13 +28,6 @@ export interface ShowPlotOptions extends PngSize {
 }
 
 const DEFAULT_HEIGHT_PX = 450;
-/** Survives re-imports of this module (tslab recompiles it); reset by a kernel restart. */
-const BUNDLE_SHOWN_KEY = '__marketplacePlotlyBundleShown';
-
-/** Make text safe inside an inline <script>: no `</script>`, no `<!--`. */
-function scriptSafe(text: string): string {
-  return text.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--');
-}
 
 function jsonForScript(value: unknown): string {
   return JSON.stringify(value)
@@ -45,19 +40,43 @@ function escapeHtml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
+/** Where plotly.js lives: absolute, and relative to the repository root (the server root of `npm run lab`). */
+export function plotlyBundleLocation(root: string = PATHS.root): { absolute: string; fromRoot: string } {
+  const absolute = plotlyBundlePath();
+  return { absolute: absolute.split(path.sep).join('/'), fromRoot: path.relative(root, absolute).split(path.sep).join('/') };
+}
+
 /**
- * The HTML output that defines `window.Plotly`. Skipped when Plotly is already there (a
- * re-opened notebook may hold several copies); `module`/`exports`/`define` are shadowed so
- * the UMD wrapper always takes its browser branch, even next to require.js.
+ * The browser-side loader, shared by every chart of the page: resolves to window.Plotly,
+ * fetching plotly.js at most once. The bundle runs with `module`/`exports`/`define` shadowed,
+ * so its UMD wrapper takes the browser-global branch even next to Notebook 6's require.js.
  */
-export function plotlyBundleHtml(bundleSource: string = fs.readFileSync(plotlyBundlePath(), 'utf8')): string {
-  return (
-    '<script type="text/javascript">\n' +
-    'if (typeof window.Plotly === "undefined" || !window.Plotly.newPlot) {\n' +
-    '(function (module, exports, define) {\n' +
-    scriptSafe(bundleSource) +
-    '\n}).call(window);\n}\n</script>'
-  );
+function loaderScript(bundle: { absolute: string; fromRoot: string }): string {
+  return `function loadPlotly() {
+    if (window.Plotly && window.Plotly.newPlot) return Promise.resolve(window.Plotly);
+    if (window.__marketplacePlotly) return window.__marketplacePlotly;
+    var base = "/", serverRoot = null;
+    var config = document.getElementById("jupyter-config-data");
+    try {
+      if (config) { var c = JSON.parse(config.textContent); base = c.baseUrl || base; serverRoot = c.serverRoot || null; }
+      else if (document.body && document.body.getAttribute("data-base-url")) base = document.body.getAttribute("data-base-url");
+    } catch (e) {}
+    function withSlash(s) { return s.charAt(s.length - 1) === "/" ? s : s + "/"; }
+    var abs = ${jsonForScript(bundle.absolute)}, rel = ${jsonForScript(bundle.fromRoot)};
+    if (serverRoot && abs.indexOf(withSlash(serverRoot)) === 0) rel = abs.slice(withSlash(serverRoot).length);
+    var url = withSlash(base) + "files/" + rel.split("/").map(encodeURIComponent).join("/");
+    window.__marketplacePlotly = fetch(url, { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) throw new Error("HTTP " + r.status + " for " + url);
+      return r.text();
+    }).then(function (source) {
+      new Function("module", "exports", "define", source).call(window);
+      if (!window.Plotly) throw new Error(url + " did not define Plotly");
+      return window.Plotly;
+    });
+    window.__marketplacePlotly.catch(function () { window.__marketplacePlotly = null; });
+    window.__marketplacePlotlyUrl = url;
+    return window.__marketplacePlotly;
+  }`;
 }
 
 export function figureTitle(fig: PlotlyFigure): string {
@@ -70,64 +89,48 @@ export function figureTitle(fig: PlotlyFigure): string {
 }
 
 /**
- * The HTML output of one chart: a div (whose text explains a blank chart in an untrusted
- * notebook) and a script that draws into it once the div and Plotly both exist.
+ * The HTML output of one interactive chart: a one-line note (what a reader without
+ * JavaScript sees, or why a chart failed to load) and a script that loads plotly.js once
+ * per page and draws into the div once it is in the page.
  */
-export function plotHtml(fig: PlotlyFigure, opts: { divId?: string; staticCopyBelow?: boolean } = {}): string {
+export function plotHtml(fig: PlotlyFigure, opts: { divId?: string; bundle?: { absolute: string; fromRoot: string } } = {}): string {
   const divId = opts.divId ?? `plotly-${randomBytes(6).toString('hex')}`;
   const plain = plainFigure(fig);
   const height = typeof plain.layout.height === 'number' ? plain.layout.height : DEFAULT_HEIGHT_PX;
   const config = Object.assign({ responsive: true, displaylogo: false }, plain.config);
   const title = figureTitle(fig);
-  const placeholder =
-    `Interactive chart${title ? ` "${escapeHtml(title)}"` : ''}: it draws when the notebook is trusted ` +
-    '(File → Trust Notebook, or <code>jupyter trust</code>) or run in this session' +
-    (opts.staticCopyBelow ? '; a static copy is below.' : '.');
-  return `<div id="${divId}" style="width:100%;height:${height}px;color:#888;font-style:italic">${placeholder}</div>
+  const note = `Interactive chart${title ? ` "${escapeHtml(title)}"` : ''} (plotly.js, from the Jupyter server of this repository).`;
+  return `<div id="${divId}" style="width:100%;color:#888;font-style:italic">${note}</div>
 <script type="text/javascript">
 (function () {
   var divId = ${jsonForScript(divId)};
   var fig = ${jsonForScript({ data: plain.data, layout: plain.layout, config })};
+  var height = ${height};
+  ${loaderScript(opts.bundle ?? plotlyBundleLocation())}
   var started = Date.now();
   function draw() {
     var el = document.getElementById(divId);
-    var P = window.Plotly;
-    if (el && P && P.newPlot) {
-      if (el.getAttribute("data-drawn")) return;
-      el.setAttribute("data-drawn", "1");
-      el.textContent = "";
-      el.style.fontStyle = "normal";
-      P.newPlot(el, fig.data, fig.layout, fig.config);
+    if (!el) {
+      // Not in the page yet: fast at first, then slowly but forever (lazily rendered cells).
+      setTimeout(draw, Date.now() - started < 20000 ? 50 : 1000);
       return;
     }
-    var waited = Date.now() - started;
-    if (el && !P && waited > 15000) {
-      el.textContent = "Waiting for plotly.js: it is inlined in the first chart output of this notebook; " +
-        "if that output is gone, re-run this cell after reloadPlotlyBundle() or restart the kernel and run all.";
-    }
-    // Fast at first (the usual case), then slowly but forever: lazily rendered cells may
-    // define Plotly much later.
-    setTimeout(draw, waited < 20000 ? 50 : 1000);
+    if (el.getAttribute("data-drawn")) return;
+    el.setAttribute("data-drawn", "1");
+    loadPlotly().then(function (P) {
+      el.textContent = "";
+      el.style.fontStyle = "normal";
+      el.style.height = height + "px";
+      P.newPlot(el, fig.data, fig.layout, fig.config);
+    }, function (err) {
+      el.removeAttribute("data-drawn");
+      el.textContent = "The interactive chart could not load plotly.js (" + err.message + "): open the notebooks with " +
+        "npm run lab (the server must serve the repository), or run with STATIC_PLOTS=1 for PNG charts.";
+    });
   }
   draw();
 })();
 </script>`;
-}
-
-function bundleShown(): boolean {
-  return Boolean((globalThis as Record<string, unknown>)[BUNDLE_SHOWN_KEY]);
-}
-
-function markBundleShown(shown: boolean): void {
-  (globalThis as Record<string, unknown>)[BUNDLE_SHOWN_KEY] = shown;
-}
-
-/**
- * Inline plotly.js again at the next chart (e.g. after reloading the browser page while the
- * kernel kept running, which loses `window.Plotly`).
- */
-export function reloadPlotlyBundle(): void {
-  markBundleShown(false);
 }
 
 function textSummary(fig: PlotlyFigure): string {
@@ -137,22 +140,15 @@ function textSummary(fig: PlotlyFigure): string {
 }
 
 /**
- * Show a plotly figure. In a notebook: an interactive chart (plus a PNG under it when
- * STATIC_PLOTS=1); elsewhere: a one-line text summary. `pngName` also writes a PNG file.
+ * Show a plotly figure. In a notebook: an interactive chart, or with STATIC_PLOTS=1 (the
+ * pipeline) only a PNG; elsewhere: a one-line text summary. `pngName` also writes a PNG file.
  * Await it: PNG rendering is asynchronous.
  */
 export async function showPlot(fig: PlotlyFigure, opts: ShowPlotOptions = {}): Promise<void> {
   const notebook = inNotebook();
   const showStatic = notebook && staticPlotsEnabled();
-  if (notebook) {
-    if (!bundleShown()) {
-      display.html(plotlyBundleHtml());
-      markBundleShown(true);
-    }
-    display.html(plotHtml(fig, { staticCopyBelow: showStatic }));
-  } else {
-    console.log(textSummary(fig));
-  }
+  if (notebook && !showStatic) display.html(plotHtml(fig));
+  else if (!notebook) console.log(textSummary(fig));
   if (!showStatic && !opts.pngName) return;
   const png = await renderPng(fig, { width: opts.width, height: opts.height, scale: opts.scale });
   if (opts.pngName) {
@@ -161,5 +157,5 @@ export async function showPlot(fig: PlotlyFigure, opts: ShowPlotOptions = {}): P
     fs.writeFileSync(file, png);
     if (!notebook) console.log(`  saved ${path.relative(process.cwd(), file) || file}`);
   }
-  if (showStatic) display.png(png);
+  if (showStatic) display.png(png, textSummary(fig));
 }

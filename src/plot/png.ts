@@ -87,7 +87,11 @@ async function launchRenderer(): Promise<Renderer> {
   let browser: Browser;
   try {
     // Playwright gives every launch a fresh temporary --user-data-dir and removes it on close.
-    browser = await chromium.launch({ executablePath: executable, headless: true, args: CHROMIUM_FLAGS });
+    // handleSIGINT: false — Playwright's default SIGINT handler closes the browser and then
+    // EXITS THE PROCESS (code 130): in a notebook, "Interrupt Kernel" (SIGINT) would kill the
+    // kernel whenever a renderer is open. Chromium runs in its own process group, so the
+    // interrupt never reaches it; SIGTERM/SIGHUP still close it when the kernel shuts down.
+    browser = await chromium.launch({ executablePath: executable, headless: true, args: CHROMIUM_FLAGS, handleSIGINT: false });
   } catch (err) {
     throw new Error(`${missingChromiumMessage(executable)}\nLaunch error: ${(err as Error).message}`);
   }

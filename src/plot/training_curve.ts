@@ -37,8 +37,9 @@ const FONT = 'font-family="DejaVu Sans, Arial, Helvetica, sans-serif"';
 const MIN_REDRAW_MS = 200;
 
 /**
- * Round numbers for an axis: a step of 1, 2, 2.5 or 5 × 10^k (integers only when
- * `integer`), from at or below `min` to at or above `max`, in about `count` steps.
+ * Round numbers for an axis: a step of 1, 2 or 5 × 10^k (integers only when `integer`),
+ * from at or below `min` to at or above `max`, in about `count` steps. (No 2.5 × 10^k: its
+ * labels need a digit more than their neighbours, 0.050 0.075 0.100, or read as rounded.)
  */
 export function niceTicks(min: number, max: number, count = 5, integer = false): number[] {
   if (!Number.isFinite(min) || !Number.isFinite(max)) return [];
@@ -50,7 +51,7 @@ export function niceTicks(min: number, max: number, count = 5, integer = false):
   }
   const rawStep = (max - min) / Math.max(1, count);
   const magnitude = Math.pow(10, Math.floor(Math.log10(rawStep)));
-  const multiples = integer ? [1, 2, 5, 10] : [1, 2, 2.5, 5, 10];
+  const multiples = [1, 2, 5, 10];
   let step = (multiples.map((m) => m * magnitude).find((s) => s >= rawStep * (1 - 1e-9)) ?? 10 * magnitude);
   if (integer) step = Math.max(1, Math.round(step));
   const first = Math.floor(min / step + 1e-9) * step;
@@ -64,8 +65,10 @@ export function niceTicks(min: number, max: number, count = 5, integer = false):
   return ticks;
 }
 
-function formatTick(value: number, step: number): string {
-  const decimals = Math.max(0, Math.min(6, -Math.floor(Math.log10(step) + 1e-9)));
+/** A tick label with as many decimals as the step needs (0.02 → 2, 0.5 → 1, 5 → 0), the same for every tick. */
+export function formatTick(value: number, step: number): string {
+  let decimals = 0;
+  while (decimals < 6 && Math.abs(step * 10 ** decimals - Math.round(step * 10 ** decimals)) > 1e-6 * step * 10 ** decimals) decimals++;
   return value.toFixed(decimals);
 }
 

@@ -17,6 +17,9 @@
  *    config, the training options and the architecture: a completed run for the same key
  *    is loaded instead of retrained (`retrain: true` forces training), and an interrupted
  *    run resumes from its last finished epoch (weights + optimiser state in `last/`);
+ *  - an interrupt (SIGINT: JupyterLab's "Interrupt Kernel", or the `signal` option) stops the
+ *    run before its next step (interrupt.ts); `training.json` says `complete: true` only once
+ *    a run has finished, so the next call resumes after the last finished epoch;
  *  - no tensor leaks: every step runs inside tidy/variableGrads, batch tensors are
  *    disposed after use, and the optimiser is disposed at the end.
  *
@@ -34,6 +37,9 @@ import { loadTensors, loadWeightsInto, modelFiles, tensorFiles, writeFilesAtomic
 import { describeSchedule, learningRateAt, type ScheduleSpec } from './schedule';
 import { DataParallelStep } from './parallel';
 import { packedDistillationLoss, unpackTargets, type DistillationSpec } from './distillation';
+import { TrainingInterrupted, watchInterrupts } from './interrupt';
+
+export { TrainingInterrupted } from './interrupt';
 
 /** One batch: inputs (one tensor, or one per model input) and labels (int32 [B] or one-hot [B, C]). */
 export interface Batch {
@@ -91,6 +97,8 @@ export interface TrainOptions extends TrainSettings {
   quiet?: boolean;
   /** Worker threads for `replicas` (default replicas − 1; 0 computes every part on this thread). */
   threads?: number;
+  /** Cancels the run before its next step, like SIGINT does (the run stays resumable). */
+  signal?: AbortSignal;
 }
 
 export interface EpochRecord {
@@ -403,6 +411,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
   const { sinks } = progressSinks(options.quiet ?? false);
   let stoppedEarly = false;
   let parallel: DataParallelStep | null = null;
+  const interrupts = watchInterrupts(options.signal);
   try {
     if ((settings.replicas ?? 1) > 1) {
       // Worker threads only pay off on the single-threaded wasm backend.
@@ -424,6 +433,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       let lr = NaN;
       for (const batch of options.trainBatches(epoch)) {
         try {
+          interrupts.check(`[${stage}] interrupted in epoch ${epoch} before step ${step + 1}${stepsPerEpoch ? ` of ${stepsPerEpoch}` : ''}`);
           const position = epoch - 1 + (stepsPerEpoch ? Math.min(step / stepsPerEpoch, 1) : 0);
           lr = learningRateAt(settings.schedule, position, settings.epochs);
           const { loss, correct: c } = parallel ? await parallel.step(batch, lr) : trainer.step(batch, lr);
@@ -447,6 +457,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       bar.done();
       if (seen === 0) throw new Error(`[${stage}] epoch ${epoch} had no training batches`);
       stepsPerEpoch ??= step;
+      interrupts.check(`[${stage}] interrupted at the end of epoch ${epoch}`);
       const val = evaluateBatches(model, options.valBatches(), from);
       const record: EpochRecord = {
         epoch, loss: lossSum / seen, acc: correct / seen, val_loss: val.loss, val_acc: val.acc, lr,
@@ -471,7 +482,15 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       }
       if (epoch < settings.epochs) await saveLast();
     }
+  } catch (err) {
+    if (err instanceof TrainingInterrupted) {
+      const finished = state.history.length;
+      err.message += `. The checkpoint is not complete; training again resumes ${finished ? `after epoch ${finished}` : 'from the start'}.`;
+      say(err.message);
+    }
+    throw err;
   } finally {
+    interrupts.dispose();
     await parallel?.close();
     optimizer.dispose();
   }
