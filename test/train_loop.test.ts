@@ -10,11 +10,13 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as vm from 'vm';
 import { initTf, tf } from '../src/tf/runtime';
 import { Rng } from '../src/rng';
 import { buildCnn, cnnLayerSpec, cnnMacsPerImage, CnnConfig, modelSummaryRows } from '../src/models/cnn';
 import { Batch, checkpointHash, createTrainStep, readTrainingRecord, trainModel, TrainingInterrupted, TrainOptions } from '../src/train/loop';
 import { DataParallelStep } from '../src/train/parallel';
+import { watchInterrupts, type InterruptWatch } from '../src/train/interrupt';
 import { fileHandler, loadModel, loadWeightsInto, registerFileRouter, saveModel } from '../src/train/model_io';
 import { confidentMistakes, evaluateModel, evaluateProbs, evaluationMetrics, predictBatches, productLevel } from '../src/train/predict';
 
@@ -159,6 +161,25 @@ async function interruptMidEpoch(stage: string, how: 'sigint' | 'abort', extra: 
   assert.deepEqual(epochsTrained, [2, 3, 4]);
   assert.equal(readTrainingRecord(dir)?.complete, true);
 }
+
+test('a watch started inside a cell\'s synchronous part (vm breakOnSigint, as tslab runs cells) catches SIGINT and the process survives', async () => {
+  const tslabHandler = () => {};
+  process.on('SIGINT', tslabHandler);
+  const holder = globalThis as unknown as { __startWatch?: () => InterruptWatch };
+  let watch: InterruptWatch | undefined;
+  holder.__startWatch = () => (watch = watchInterrupts());
+  try {
+    vm.runInThisContext('globalThis.__startWatch()', { breakOnSigint: true });
+    await new Promise((resolve) => setImmediate(resolve));
+    process.kill(process.pid, 'SIGINT'); // with the listener added inside the vm call, this killed the process
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.throws(() => watch!.check('here'), (err: Error) => err instanceof TrainingInterrupted && /here: SIGINT/.test(err.message));
+  } finally {
+    watch?.dispose();
+    delete holder.__startWatch;
+    process.off('SIGINT', tslabHandler);
+  }
+});
 
 describe('trainModel', () => {
   test('loss decreases, the best epoch is checkpointed, no tensors leak across epochs', async () => {

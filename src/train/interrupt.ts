@@ -23,18 +23,32 @@ export interface InterruptWatch {
   dispose(): void;
 }
 
-/** Watch for SIGINT (and `signal`, if given) until dispose(). */
+/**
+ * Watch for SIGINT (and `signal`, if given) until dispose().
+ *
+ * The SIGINT listener is added on the next turn of the event loop, never during a cell's
+ * synchronous part: tslab runs that part with vm's `breakOnSigint`, whose watchdog puts
+ * back the signal's previous (default) action when the part ends. A listener added inside
+ * it leaves Node believing it handles SIGINT while the next interrupt kills the kernel
+ * (seen: kernel exit by signal 2 on "Interrupt Kernel"). The loop yields before its second
+ * step, so at most the first step runs unwatched.
+ */
 export function watchInterrupts(signal?: AbortSignal): InterruptWatch {
   let why: string | null = null;
   const onSigint = () => { why ??= 'SIGINT (kernel interrupt)'; };
-  process.on('SIGINT', onSigint);
+  let listening = false;
+  const start = setImmediate(() => {
+    listening = true;
+    process.on('SIGINT', onSigint);
+  });
   return {
     check(where: string) {
       if (signal?.aborted) why ??= 'cancelled';
       if (why !== null) throw new TrainingInterrupted(`${where}: ${why}`);
     },
     dispose() {
-      process.off('SIGINT', onSigint);
+      clearImmediate(start);
+      if (listening) process.off('SIGINT', onSigint);
     },
   };
 }

@@ -448,8 +448,10 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
           step++;
           bar.tick();
           // A step on one thread never yields; in a notebook, progress updates then queue up on
-          // tslab's output socket until it fails the cell ("Socket is busy writing"). Let I/O run.
-          if (!parallel) await yieldToEventLoop();
+          // tslab's output socket until it fails the cell ("Socket is busy writing"). Let I/O run,
+          // and a pending SIGINT be seen before the next step (a data-parallel step's await on its
+          // workers can resume before the signal is read).
+          await yieldToEventLoop();
         } finally {
           disposeBatch(batch);
         }
