@@ -55,6 +55,10 @@ export interface PhotoOutputs {
   embeddingWidth: number;
 }
 
+export interface ImageListingPrediction extends ListingPrediction {
+  photoEmbeddings: Float32Array[];
+}
+
 export class ImagePredictor implements Predictor {
   readonly kind = 'image' as const;
   private readonly embeddingRunner: tf.LayersModel;
@@ -118,7 +122,8 @@ export class ImagePredictor implements Predictor {
     return { probs, embeddings: meanGroups(emb, v, embeddingWidth), embeddingWidth };
   }
 
-  predict(listings: readonly ListingInput[]): Array<ListingPrediction | null> {
+  /** Per listing: probabilities, embedding, and each photo's embedding (what the per-photo index holds). */
+  predict(listings: readonly ListingInput[]): Array<ImageListingPrediction | null> {
     const photos = listings.flatMap((l) => l.photos);
     if (photos.length === 0) return listings.map(() => null);
     const x = this.rowsOf(photos);
@@ -137,9 +142,10 @@ export class ImagePredictor implements Predictor {
         for (let c = 0; c < k; c++) probabilities[c] = (1 - w) * probabilities[c] + w * product[listing * k + c];
       }
       listing++;
-      const embedding = meanGroups(out.embeddings.subarray(at * out.embeddingWidth, (at + n) * out.embeddingWidth), n, out.embeddingWidth);
+      const rows = out.embeddings.subarray(at * out.embeddingWidth, (at + n) * out.embeddingWidth);
+      const photoEmbeddings = Array.from({ length: n }, (_, i) => rows.slice(i * out.embeddingWidth, (i + 1) * out.embeddingWidth));
       at += n;
-      return { probabilities, embedding };
+      return { probabilities, embedding: meanGroups(rows, n, out.embeddingWidth), photoEmbeddings };
     });
   }
 

@@ -182,11 +182,11 @@ export class SearchService {
       out.probabilities = p.probabilities;
       out.textEmbedding = p.embedding;
     } else {
-      const photoOut = this.image.photoOutputs(listing.photos);
-      out.photoEmbeddings = listing.photos.map((_, i) => photoOut.embeddings.slice(i * photoOut.embeddingWidth, (i + 1) * photoOut.embeddingWidth));
+      // One pass of the image heads gives the listing's answer and each photo's embedding.
+      const [pi] = this.image.predict([listing]);
+      out.photoEmbeddings = pi!.photoEmbeddings;
       const whitening = this.search?.whitening;
       out.photoQueries = whitening ? listing.photos.map((views) => whitenedPhotoQuery(whitening, views)) : out.photoEmbeddings;
-      const [pi] = this.image.predict([listing]);
       out.imageEmbedding = pi!.embedding;
       if (kind === 'image') {
         out.predictor = this.image;
