@@ -31,7 +31,7 @@ const PROFILES: Record<ProfileName, Profile> = {
     name: 'full',
     maxProductsPerCategory: null,
     imageSizes: [64, 224],
-    epochs: { pixelLogreg: 60, cnn: 8, head: 60, text: 30, fusion: 40, cnnAblation: 1, teacher: 20 },
+    epochs: { pixelLogreg: 60, cnn: 16, head: 60, text: 30, fusion: 40, cnnAblation: 1, teacher: 20 },
     batchSize: 64,
     seed: 42,
   },
