@@ -92,7 +92,7 @@ describe('feature keys', () => {
 });
 
 describe('int8 feature specs', () => {
-  const quantization = { scheme: 'qdq_int8_weights_per_channel_uint8_activations_per_tensor' as const, method: 'minmax',
+  const quantization = { scheme: 'qdq_int7_weights_per_channel_uint8_activations_per_tensor' as const, method: 'minmax',
     calibration: { split: 'train' as const, photos: 96, ids_sha256: 'abc' }, fp32_model: 'k1' };
 
   test('the fp32 ResNet-50 spec and key are unchanged (a cached fp32 extraction depends on them)', () => {

@@ -1,7 +1,7 @@
 /**
  * The int8 quantiser (src/backbone/quantize.ts, ensureInt8OnnxModels):
  *  - quantise/dequantise round trips stay within half a step, clamp outside the range, keep 0 exact;
- *  - per-channel weight scales are max|w|/127 per output channel;
+ *  - per-channel weight scales are max|w|/qmax per output channel (qmax 63 by default: 7-bit weights);
  *  - percentile calibration clips outliers that min-max keeps;
  *  - a small conv net (conv, relu, residual add, max pool, global pool) quantised with the QDQ
  *    rewrite: onnxruntime turns its convs into QLinearConv and its output stays close to fp32;
@@ -16,7 +16,7 @@ import * as ort from 'onnxruntime-node';
 import { initTf, tf } from '../src/tf/runtime';
 import { artifactsOf } from './model_artifacts';
 import { exportLayersModelToOnnx, ensureInt8OnnxModels, calibrationIds } from '../src/backbone/onnx_export';
-import { activationTensors, calibrate, dequantizeValue, perChannelInt8, quantizeQdq, quantizeValue, roundHalfEven, rowCosine, TensorStats, uint8Params } from '../src/backbone/quantize';
+import { activationTensors, calibrate, dequantizeValue, perChannelInt8, WEIGHT_QMAX, quantizeQdq, quantizeValue, roundHalfEven, rowCosine, TensorStats, uint8Params } from '../src/backbone/quantize';
 import { caffePreprocess } from '../src/backbone/resnet_tfjs';
 import { toRgbSquare } from '../src/data/images';
 import { PATHS } from '../src/config';
@@ -55,17 +55,20 @@ describe('quantise / dequantise', () => {
     }
   });
 
-  test('per-channel int8 weights: scale max|w|/127 per output channel, error ≤ half a step', () => {
+  test('per-channel int8 weights: scale max|w|/qmax per output channel, error ≤ half a step', () => {
     const w = new Float32Array([0.5, -1, 0.25, /**/ 0.1, 2, -2, /**/ 0.03, 1.5, 0, /**/ 0.001, -0.002, 0.003]);
-    const { q, scales } = perChannelInt8(w, 4);
-    assert.deepEqual(Array.from(scales).map((s) => +s.toFixed(7)), [1 / 127, 2 / 127, 1.5 / 127, 0.003 / 127].map((s) => +s.toFixed(7)));
-    for (let c = 0; c < 4; c++) {
-      for (let j = 0; j < 3; j++) {
-        const i = c * 3 + j;
-        assert.ok(q[i] >= -127 && q[i] <= 127);
-        assert.ok(Math.abs(q[i] * scales[c] - w[i]) <= scales[c] / 2 + 1e-9, `w[${i}]`);
+    for (const qmax of [WEIGHT_QMAX, 127]) {
+      const { q, scales } = perChannelInt8(w, 4, qmax);
+      assert.deepEqual(Array.from(scales).map((s) => +s.toFixed(7)), [1 / qmax, 2 / qmax, 1.5 / qmax, 0.003 / qmax].map((s) => +s.toFixed(7)));
+      for (let c = 0; c < 4; c++) {
+        for (let j = 0; j < 3; j++) {
+          const i = c * 3 + j;
+          assert.ok(q[i] >= -qmax && q[i] <= qmax);
+          assert.ok(Math.abs(q[i] * scales[c] - w[i]) <= (scales[c] / 2) * (1 + 1e-6), `w[${i}]`); // float32 scales
+        }
       }
     }
+    assert.equal(WEIGHT_QMAX, 63, '7-bit weights: a uint8 × int8 pair sum (255 · 63 · 2) fits int16 on CPUs without VNNI');
     const zero = perChannelInt8(new Float32Array(4), 2);
     assert.deepEqual(Array.from(zero.scales), [1, 1], 'an all-zero channel gets scale 1 (any scale is exact)');
     assert.throws(() => perChannelInt8(new Float32Array(5), 2), /do not split/);

@@ -501,7 +501,7 @@ export interface Int8Calibration {
 
 /** What an int8 model is: recorded in its cache key, its metadata and the features' FeatureSpec. */
 export interface Int8Quantization {
-  scheme: 'qdq_int8_weights_per_channel_uint8_activations_per_tensor';
+  scheme: 'qdq_int7_weights_per_channel_uint8_activations_per_tensor';
   method: string;
   calibration: { split: 'train'; photos: number; ids_sha256: string };
   /** Key of the fp32 export it was made from. */
@@ -532,7 +532,7 @@ export async function ensureInt8OnnxModels(methods: CalibrationMethod[], calibra
   const idsSha = crypto.createHash('sha256').update([...calibration.ids].sort().join('\n')).digest('hex').slice(0, 16);
   const plan = methods.map((method) => {
     const quantization: Int8Quantization = {
-      scheme: 'qdq_int8_weights_per_channel_uint8_activations_per_tensor', method: methodName(method),
+      scheme: 'qdq_int7_weights_per_channel_uint8_activations_per_tensor', method: methodName(method),
       calibration: { split: 'train', photos: calibration.ids.length, ids_sha256: idsSha }, fp32_model: fp32.key,
     };
     const key = crypto.createHash('sha256').update(JSON.stringify({ v: 1, ...quantization })).digest('hex').slice(0, 12);

@@ -2,8 +2,12 @@
  * Static int8 quantisation of an fp32 ONNX model (the project's ResNet-50 export), in the QDQ
  * format onnxruntime fuses into its int8 kernels (QLinearConv, QLinearAdd, VNNI on x86):
  *
- * - weights of every Conv: int8, symmetric, one scale per output channel (axis 0), behind a
- *   DequantizeLinear; the bias as int32 with scale = activation scale × weight scale (what
+ * - weights of every Conv: int8 storage with a 7-bit range ([-63, 63], "reduce range"), symmetric,
+ *   one scale per output channel (axis 0), behind a DequantizeLinear. Why 7 bits: on x86 CPUs
+ *   without VNNI (AVX2, or AVX-512 without VNNI) onnxruntime multiplies uint8 × int8 with
+ *   VPMADDUBSW, whose int16 pair sums saturate for 8-bit weights (255 · 127 · 2 > 32767): measured on
+ *   an AMD EPYC (AVX2), 8-bit weights gave ResNet-50 features a cosine of only 0.91–0.97 to fp32;
+ *   with 7 bits no pair sum can saturate (255 · 63 · 2 < 32767), on any CPU; the bias as int32 with scale = activation scale × weight scale (what
  *   onnxruntime's QDQ Conv selector needs to take the node);
  * - activations: uint8, asymmetric, one scale per tensor, a QuantizeLinear → DequantizeLinear
  *   pair on every float tensor that a Conv, Add, Pad, MaxPool or GlobalAveragePool reads. A Relu
@@ -59,9 +63,12 @@ export function uint8Params(min: number, max: number): QuantParams {
 
 /**
  * Symmetric int8 weights, one scale per output channel: `weights` is [channels, …] row-major.
- * scale_c = max|w_c| / 127 (1 for an all-zero channel), q in [-127, 127].
+ * scale_c = max|w_c| / qmax (1 for an all-zero channel), q in [-qmax, qmax]; qmax is
+ * WEIGHT_QMAX (7 bits, see the header) unless a test asks for another.
  */
-export function perChannelInt8(weights: Float32Array, channels: number): { q: Int8Array; scales: Float32Array } {
+export const WEIGHT_QMAX = 63;
+
+export function perChannelInt8(weights: Float32Array, channels: number, qmax = WEIGHT_QMAX): { q: Int8Array; scales: Float32Array } {
   if (weights.length % channels !== 0) throw new Error(`perChannelInt8: ${weights.length} weights do not split into ${channels} channels`);
   const per = weights.length / channels;
   const q = new Int8Array(weights.length);
@@ -69,9 +76,9 @@ export function perChannelInt8(weights: Float32Array, channels: number): { q: In
   for (let c = 0; c < channels; c++) {
     let amax = 0;
     for (let j = 0; j < per; j++) amax = Math.max(amax, Math.abs(weights[c * per + j]));
-    const scale = amax > 0 ? amax / 127 : 1;
+    const scale = amax > 0 ? amax / qmax : 1;
     scales[c] = scale;
-    for (let j = 0; j < per; j++) q[c * per + j] = Math.min(127, Math.max(-127, roundHalfEven(weights[c * per + j] / scale)));
+    for (let j = 0; j < per; j++) q[c * per + j] = Math.min(qmax, Math.max(-qmax, roundHalfEven(weights[c * per + j] / scale)));
   }
   return { q, scales };
 }
