@@ -4,8 +4,9 @@
  */
 import { PROFILE } from '../config';
 import type { AugmentOptions, MarketplaceData } from '../data/loader';
-import type { EpochLogs } from '../plot/training_curve';
-import { trainModel, TrainResult, TrainSettings } from '../train/loop';
+import type { EpochLogs } from '../train/epoch_record';
+import { trainModel, TrainResult } from '../train/loop';
+import type { TrainSettings } from '../train/step';
 import { contentKey } from '../artifacts/content_key';
 import { evaluateModel, ModelEvaluation, productLevel, evaluateProbs, type Predictions } from '../train/predict';
 import { withTeacherTargets, type DistillationSpec, type TeacherLabels } from '../train/distillation';

@@ -14,8 +14,9 @@ import { tf } from '../tf/runtime';
 import { deriveSeed, Rng } from '../rng';
 import { seededDropout } from './seeded_dropout';
 import { evaluateProbs, ModelEvaluation, Predictions, productLevel } from '../train/predict';
-import { trainModel, TrainResult, TrainSettings } from '../train/loop';
-import type { EpochLogs } from '../plot/training_curve';
+import { trainModel, TrainResult } from '../train/loop';
+import type { TrainSettings } from '../train/step';
+import type { EpochLogs } from '../train/epoch_record';
 
 export interface HeadConfig {
   inputDim: number;
