@@ -19,7 +19,8 @@ import { createTrainStep, type Batch } from '../src/train/step';
 import { DataParallelStep } from '../src/train/parallel';
 import { watchInterrupts, type InterruptWatch } from '../src/train/interrupt';
 import { fileHandler, loadModel, loadWeightsInto, registerFileRouter, saveModel } from '../src/train/model_io';
-import { confidentMistakes, evaluateModel, evaluateProbs, evaluationMetrics, predictBatches, productLevel } from '../src/train/predict';
+import { confidentMistakes, evaluateModel, predictBatches } from '../src/train/predict';
+import { evaluateProbs, evaluationMetrics, productLevel } from '../src/eval/product_eval';
 
 const SIZE = 8;
 const CLASSES = 3;

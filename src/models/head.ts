@@ -13,7 +13,7 @@
 import { tf } from '../tf/runtime';
 import { deriveSeed, Rng } from '../rng';
 import { seededDropout } from './seeded_dropout';
-import { evaluateProbs, ModelEvaluation, Predictions, productLevel } from '../train/predict';
+import { evaluateImagesAndProducts, type ModelEvaluation, type Predictions } from '../eval/product_eval';
 import { trainModel, TrainResult } from '../train/loop';
 import type { TrainSettings } from '../train/step';
 import type { EpochLogs } from '../train/epoch_record';
@@ -198,13 +198,7 @@ export interface FeatureSplit {
 export function evaluateHead(model: tf.LayersModel, split: FeatureSplit, classNames: readonly string[]): ModelEvaluation {
   const probs = averageProbs(...split.views.map((v) => predictProbs(model, v, split.dim)));
   const images: Predictions = { probs, labels: split.labels.slice(), ids: split.imageIds.slice(), productIds: split.productIds.slice() };
-  const products = productLevel(images);
-  return {
-    image: evaluateProbs(images.labels, images.probs, classNames),
-    product: evaluateProbs(products.labels, products.probs, classNames),
-    images,
-    products,
-  };
+  return evaluateImagesAndProducts(images, classNames);
 }
 
 /** Activations of layer `layer` (default the 'embedding' layer) over rows of `features`: n × width. */
