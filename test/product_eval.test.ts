@@ -41,7 +41,7 @@ test('evaluateImagesAndProducts: products given by the caller are used as they a
 });
 
 test('evaluateImagesAndProducts: the geometric-mean aggregation lets a photo rule a class out', () => {
-  const images = photoPredictions([[0.8, 0.2], [0.8, 0.2], [0.8, 0.2], [1e-4, 1 - 1e-4]], rows.map((r) => ({ ...r, productId: 'p' })));
+  const images = photoPredictions([[0.8, 0.2], [0.8, 0.2], [0.8, 0.2], [1e-4, 1 - 1e-4]], rows.map((r) => ({ ...r, label: 0, productId: 'p' })));
   assert.equal(evaluateImagesAndProducts(images, classes).product.predicted[0], 0);
   assert.equal(evaluateImagesAndProducts(images, classes, { aggregate: 'mean_log_probability' }).product.predicted[0], 1);
 });
