@@ -42,10 +42,11 @@ export { writeCleaningReport, writeImageRows, writeListings, writeSplit } from '
 export { assignFamilies } from './data/crosspost';
 export { IMAGE_SOURCE_DIR, openDataset, openImageCache, progressCallback } from './data/dataset';
 export { hashedPhotos, inspectImages, inspectionSummary, usableImagesByProduct } from './data/images';
-export { linkImagesToListings } from './data/images_table';
-export { buildCleaningReport, hasUsablePrice, MAIN_CATEGORIES, PRICE_MAX_INCLUSIVE } from './data/listings';
+export { cleanImageTable, linkImagesToListings } from './data/images_table';
+export { buildCleaningReport, cleanProducts, hasUsablePrice, MAIN_CATEGORIES, PRICE_MAX_INCLUSIVE } from './data/listings';
 export type { ImageBatch } from './data/loader';
 export { measurePhotoLinks } from './data/photo_hash';
+export { readRawListingTables } from './data/raw_tables';
 export { assertSplitValid, makeSplit, splitMembership } from './data/split';
 export { SPLIT_NAMES } from './data/types';
 export type { SplitName } from './data/types';
@@ -63,6 +64,9 @@ export { evaluateImagesAndProducts, evaluateProbs, evaluationMetrics, perClassRo
 export type { Evaluation, Predictions } from './eval/product_eval';
 export { writeReport } from './eval/report';
 export { correctness, productCandidates, selectOnValidation } from './eval/select';
+export { GAZETTEER_ATTRIBUTION } from './geo/gazetteer';
+export { Geocoder, matchRates } from './geo/geocode';
+export { locationGain } from './geo/location_features';
 export { readMetrics, recordMetrics } from './metrics_store';
 export { buildCnn, CNN_RECIPE, cnnMacsPerImage, modelSummaryRows } from './models/cnn';
 export type { CnnConfig } from './models/cnn';
@@ -84,6 +88,7 @@ export { buildTextCnn, embeddingModel, parameterCounts, predictBatched, sequence
 export { display } from './notebook_env';
 export { anchorsFigure, perClassF1Figure, reliabilityFigure } from './plot/evaluation_figures';
 export { confusionMatrixFigure, residualFigure, scatterFigure, validationCurveFigure } from './plot/figures';
+export { locationMapFigure } from './plot/location_map';
 export { photoGridPng } from './plot/photo_grid';
 export { showPlot } from './plot/plotly';
 export { renderPng } from './plot/png';
