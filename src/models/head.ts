@@ -8,7 +8,7 @@
  * - `featureBatches`: shuffled batches from an in-memory feature matrix; with `flipped` rows
  *   each example is drawn plain or mirrored at random (augmentation from cached features).
  * - `predictProbs` / `evaluateHead` / `headEmbeddings`: softmax probabilities, the image- and
- *   product-level evaluation bundle of src/train/predict.ts (with flip TTA), penultimate activations.
+ *   product-level evaluation bundle of src/eval/product_eval.ts (with flip TTA), penultimate activations.
  */
 import { tf } from '../tf/runtime';
 import { deriveSeed, Rng } from '../rng';
@@ -192,7 +192,7 @@ export interface FeatureSplit {
 }
 
 /**
- * Image- and product-level evaluation of a head on cached features (predict.ts's bundle).
+ * Image- and product-level evaluation of a head on cached features (eval/product_eval.ts's bundle).
  * With several views, their probabilities are averaged first (flip TTA).
  */
 export function evaluateHead(model: tf.LayersModel, split: FeatureSplit, classNames: readonly string[]): ModelEvaluation {
