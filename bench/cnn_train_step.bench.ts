@@ -19,7 +19,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { profileFromEnv } from '../src/config';
 import { buildCnn, cnnLayerSpec, cnnMacsPerImage, CNN_RECIPE, CnnConfig } from '../src/models/cnn';
-import { createTrainStep } from '../src/train/loop';
+import { createTrainStep } from '../src/train/step';
 import { packTargets } from '../src/train/distillation';
 import { DataParallelStep } from '../src/train/parallel';
 import { describeRuntime, initTf, tf } from '../src/tf/runtime';

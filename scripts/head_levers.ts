@@ -16,7 +16,7 @@ import { fitFeatureNorm, FeatureNorm, FeatureNormKind } from '../src/models/feat
 import { ImagePredictor, PhotoAggregation } from '../src/predictors/image_predictor';
 import { predictorEvaluation, normalizeSplit, productMeanSplit } from '../src/predictors/image_levers';
 import { correctness, selectOnValidation } from '../src/eval/select';
-import type { TrainSettings } from '../src/train/loop';
+import type { TrainSettings } from '../src/train/step';
 import type { tf } from '../src/tf/runtime';
 
 const env = (k: string) => { const v = process.env[k]; if (!v) throw new Error(`set ${k}`); return v; };

@@ -13,7 +13,7 @@ import { ImagePixelSource, MarketplaceData } from '../src/data/loader';
 import type { Listing, SplitFile } from '../src/data/types';
 import { ablationRuns, evaluateCnn, recipeRun, trainCnnRun } from '../src/models/cnn_runs';
 import { withTeacherTargets } from '../src/train/distillation';
-import { productLevel } from '../src/train/predict';
+import { productLevel } from '../src/eval/product_eval';
 
 const SIZE = 64;
 class MemorySource implements ImagePixelSource {

@@ -10,7 +10,7 @@ import * as path from 'path';
 import { initTf, tf } from '../src/tf/runtime';
 import { Rng } from '../src/rng';
 import { distillationLoss, packTargets, packedDistillationLoss } from '../src/train/distillation';
-import { createTrainStep, crossEntropy } from '../src/train/loop';
+import { createTrainStep, crossEntropy } from '../src/train/step';
 import { buildHead, FeatureSplit } from '../src/models/head';
 import { crossFittedSoftLabels, foldsByGroup } from '../src/models/teacher';
 

@@ -13,6 +13,7 @@ import {
   meanReciprocalRank,
   perClassPrecisionRecallF1,
   precisionAtK,
+  precisionAtKPerQuery,
   predictionsFromProbs,
   quantileSorted,
   r2,
@@ -160,6 +161,7 @@ test('retrieval metrics on a hand-worked example', () => {
   close(precisionAtK(queries, neighbours, 3), (2 / 3 + 1 / 3) / 2);
   // Lists shorter than k count missing places as misses.
   close(precisionAtK(queries, neighbours, 5), (2 / 5 + 1 / 5) / 2);
+  assert.deepEqual(Array.from(precisionAtKPerQuery(queries, neighbours, 3)), [2 / 3, 1 / 3]);
   close(meanReciprocalRank(queries, neighbours), (1 + 1 / 3) / 2);
   close(meanReciprocalRank(['c'], [['a', 'b']]), 0);
   close(hitRateAtK(queries, neighbours, 1), 0.5);

@@ -9,7 +9,7 @@ import { Rng } from '../src/rng';
 import { SeededDropout, withDropoutStream } from '../src/models/seeded_dropout';
 import { buildCnn, CnnConfig } from '../src/models/cnn';
 import { buildHead } from '../src/models/head';
-import { createTrainStep, Batch } from '../src/train/loop';
+import { createTrainStep, Batch } from '../src/train/step';
 import { DataParallelStep } from '../src/train/parallel';
 
 before(async () => {

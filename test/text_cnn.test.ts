@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import { initTf, tf } from '../src/tf/runtime';
 import { Rng } from '../src/rng';
 import { TEXT_EMBEDDING_LAYER, buildTextCnn, embeddingModel, parameterCounts, predictBatched, resolveTextCnnConfig } from '../src/models/text_cnn';
-import { createTrainStep } from '../src/train/loop';
+import { createTrainStep } from '../src/train/step';
 
 /** Toy task: class 1 if a token from 5..9 occurs, class 2 if one from 10..14 occurs, else 0 (noise tokens ≥ 15). */
 function toyData(n: number, length: number, vocab: number, seed: number): { ids: Int32Array; labels: number[] } {

@@ -14,11 +14,13 @@ import * as vm from 'vm';
 import { initTf, tf } from '../src/tf/runtime';
 import { Rng } from '../src/rng';
 import { buildCnn, cnnLayerSpec, cnnMacsPerImage, CnnConfig, modelSummaryRows } from '../src/models/cnn';
-import { Batch, checkpointHash, createTrainStep, readTrainingRecord, trainModel, TrainingInterrupted, TrainOptions } from '../src/train/loop';
+import { checkpointHash, readTrainingRecord, trainModel, TrainingInterrupted, TrainOptions } from '../src/train/loop';
+import { createTrainStep, type Batch } from '../src/train/step';
 import { DataParallelStep } from '../src/train/parallel';
 import { watchInterrupts, type InterruptWatch } from '../src/train/interrupt';
 import { fileHandler, loadModel, loadWeightsInto, registerFileRouter, saveModel } from '../src/train/model_io';
-import { confidentMistakes, evaluateModel, evaluateProbs, evaluationMetrics, predictBatches, productLevel } from '../src/train/predict';
+import { confidentMistakes, evaluateModel, predictBatches } from '../src/train/predict';
+import { evaluateProbs, evaluationMetrics, productLevel } from '../src/eval/product_eval';
 
 const SIZE = 8;
 const CLASSES = 3;

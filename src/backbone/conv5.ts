@@ -14,8 +14,9 @@
  */
 import { tf } from '../tf/runtime';
 import { deriveSeed, Rng } from '../rng';
-import { trainModel, TrainResult, TrainSettings } from '../train/loop';
-import type { EpochLogs } from '../plot/training_curve';
+import { trainModel, TrainResult } from '../train/loop';
+import type { TrainSettings } from '../train/step';
+import type { EpochLogs } from '../train/epoch_record';
 import { FeatureEngine, FeatureSpec, FeatureStore, resnetFeatureSpec } from './features';
 import type { OnnxBackbone } from './onnx_backbone';
 import { KerasLayerJson, readResnetArtifacts, CONV4_OUTPUT_LAYER } from './resnet_tfjs';

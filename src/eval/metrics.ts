@@ -359,12 +359,22 @@ export function precisionAtK(
   neighbourLabels: ArrayLike<ArrayLike<RetrievalLabel>>,
   k: number,
 ): number {
-  checkRetrieval(queryLabels, neighbourLabels, k);
+  const perQuery = precisionAtKPerQuery(queryLabels, neighbourLabels, k);
   let total = 0;
-  for (let q = 0; q < queryLabels.length; q++) {
-    total += relevantInTopK(queryLabels[q], neighbourLabels[q], k) / k;
-  }
-  return total / queryLabels.length;
+  for (let q = 0; q < perQuery.length; q++) total += perQuery[q];
+  return total / perQuery.length;
+}
+
+/** Precision@k of each query (their mean is `precisionAtK`): per-item scores for selectOnValidation. */
+export function precisionAtKPerQuery(
+  queryLabels: ArrayLike<RetrievalLabel>,
+  neighbourLabels: ArrayLike<ArrayLike<RetrievalLabel>>,
+  k: number,
+): Float64Array {
+  checkRetrieval(queryLabels, neighbourLabels, k);
+  const out = new Float64Array(queryLabels.length);
+  for (let q = 0; q < queryLabels.length; q++) out[q] = relevantInTopK(queryLabels[q], neighbourLabels[q], k) / k;
+  return out;
 }
 
 function relevantInTopK(label: RetrievalLabel, neighbours: ArrayLike<RetrievalLabel>, k: number): number {

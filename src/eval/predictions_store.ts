@@ -35,7 +35,7 @@ export function predictionsPath(stage: string, profile: string = PROFILE.name, d
   return path.join(dir, `predictions_${stage}_${profile}.json`);
 }
 
-/** The product-level view of image-level predictions (ids/productIds as in src/train/predict.ts). */
+/** The product-level view of image-level predictions (ids/productIds as in src/eval/product_eval.ts). */
 export function splitPredictions(pred: { productIds: string[]; labels: number[]; probs: number[][] }): SplitPredictions {
   return { productIds: pred.productIds.slice(), labels: pred.labels.slice(), probs: pred.probs.map((r) => Array.from(r)) };
 }

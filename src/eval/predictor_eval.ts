@@ -3,7 +3,7 @@
  * selected model and what the parity check compares the service against, one function for both.
  */
 import type { ListingInput, Predictor } from '../predictors/predictor';
-import { evaluateProbs, Evaluation } from '../train/predict';
+import { evaluateProbs, type Evaluation } from './product_eval';
 
 export interface PredictorScore {
   evaluation: Evaluation;

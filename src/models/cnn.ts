@@ -11,7 +11,7 @@
 import { tf } from '../tf/runtime';
 import { deriveSeed } from '../rng';
 import { seededDropout } from './seeded_dropout';
-import type { OptimizerSpec } from '../train/loop';
+import type { OptimizerSpec } from '../train/step';
 
 export interface CnnConfig {
   /** Square input size in pixels (3 channels). */

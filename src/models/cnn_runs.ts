@@ -4,10 +4,12 @@
  */
 import { PROFILE } from '../config';
 import type { AugmentOptions, MarketplaceData } from '../data/loader';
-import type { EpochLogs } from '../plot/training_curve';
-import { trainModel, TrainResult, TrainSettings } from '../train/loop';
+import type { EpochLogs } from '../train/epoch_record';
+import { trainModel, TrainResult } from '../train/loop';
+import type { TrainSettings } from '../train/step';
 import { contentKey } from '../artifacts/content_key';
-import { evaluateModel, ModelEvaluation, productLevel, evaluateProbs, type Predictions } from '../train/predict';
+import { evaluateModel } from '../train/predict';
+import { evaluateImagesAndProducts, type ModelEvaluation, type Predictions } from '../eval/product_eval';
 import { withTeacherTargets, type DistillationSpec, type TeacherLabels } from '../train/distillation';
 import type { PhotoAggregation } from '../predictors/image_predictor';
 import { tf } from '../tf/runtime';
@@ -110,6 +112,5 @@ export function evaluateCnn(model: tf.LayersModel, data: MarketplaceData, split:
 
 /** The same photo predictions combined per product another way. */
 export function reaggregate(images: Predictions, aggregate: PhotoAggregation, classNames: readonly string[]): ModelEvaluation {
-  const products = productLevel(images, aggregate);
-  return { image: evaluateProbs(images.labels, images.probs, classNames), product: evaluateProbs(products.labels, products.probs, classNames), images, products };
+  return evaluateImagesAndProducts(images, classNames, { aggregate });
 }

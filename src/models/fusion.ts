@@ -31,8 +31,9 @@
  */
 import { deriveSeed, Rng } from '../rng';
 import { tf } from '../tf/runtime';
-import { trainModel, TrainResult, TrainSettings } from '../train/loop';
-import type { EpochLogs } from '../plot/training_curve';
+import { trainModel, TrainResult } from '../train/loop';
+import type { TrainSettings } from '../train/step';
+import type { EpochLogs } from '../train/epoch_record';
 import { FeatureDense } from './head';
 import { seededDropout } from './seeded_dropout';
 

@@ -8,14 +8,15 @@
  * - `featureBatches`: shuffled batches from an in-memory feature matrix; with `flipped` rows
  *   each example is drawn plain or mirrored at random (augmentation from cached features).
  * - `predictProbs` / `evaluateHead` / `headEmbeddings`: softmax probabilities, the image- and
- *   product-level evaluation bundle of src/train/predict.ts (with flip TTA), penultimate activations.
+ *   product-level evaluation bundle of src/eval/product_eval.ts (with flip TTA), penultimate activations.
  */
 import { tf } from '../tf/runtime';
 import { deriveSeed, Rng } from '../rng';
 import { seededDropout } from './seeded_dropout';
-import { evaluateProbs, ModelEvaluation, Predictions, productLevel } from '../train/predict';
-import { trainModel, TrainResult, TrainSettings } from '../train/loop';
-import type { EpochLogs } from '../plot/training_curve';
+import { evaluateImagesAndProducts, type ModelEvaluation, type Predictions } from '../eval/product_eval';
+import { trainModel, TrainResult } from '../train/loop';
+import type { TrainSettings } from '../train/step';
+import type { EpochLogs } from '../train/epoch_record';
 
 export interface HeadConfig {
   inputDim: number;
@@ -191,19 +192,13 @@ export interface FeatureSplit {
 }
 
 /**
- * Image- and product-level evaluation of a head on cached features (predict.ts's bundle).
+ * Image- and product-level evaluation of a head on cached features (eval/product_eval.ts's bundle).
  * With several views, their probabilities are averaged first (flip TTA).
  */
 export function evaluateHead(model: tf.LayersModel, split: FeatureSplit, classNames: readonly string[]): ModelEvaluation {
   const probs = averageProbs(...split.views.map((v) => predictProbs(model, v, split.dim)));
   const images: Predictions = { probs, labels: split.labels.slice(), ids: split.imageIds.slice(), productIds: split.productIds.slice() };
-  const products = productLevel(images);
-  return {
-    image: evaluateProbs(images.labels, images.probs, classNames),
-    product: evaluateProbs(products.labels, products.probs, classNames),
-    images,
-    products,
-  };
+  return evaluateImagesAndProducts(images, classNames);
 }
 
 /** Activations of layer `layer` (default the 'embedding' layer) over rows of `features`: n × width. */

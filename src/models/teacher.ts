@@ -9,7 +9,7 @@
  * student its memorised training labels (near one-hot, over-confident), not what it knows.
  */
 import { deriveSeed, Rng } from '../rng';
-import type { TrainSettings } from '../train/loop';
+import type { TrainSettings } from '../train/step';
 import { averageProbs, FeatureSplit, HeadConfig, predictProbs, trainHeadOnFeatures } from './head';
 
 /** Fold index (0..k−1) of each row, dealing whole groups (products) into folds of near-equal group counts. */

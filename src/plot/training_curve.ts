@@ -11,15 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { inNotebook, newDisplay, pipelineLogEnabled, writeRealStderr, type NotebookDisplay } from '../notebook_env';
 import { renderSvgPng } from './png';
-
-export type EpochLogs = Record<string, number | undefined>;
-
-export interface EpochRecord {
-  epoch: number;
-  logs: EpochLogs;
-  /** Wall seconds since the previous update (or construction). */
-  seconds: number;
-}
+import { epochLine, formatMetric, type EpochLogs, type EpochRecord } from '../train/epoch_record';
 
 export interface TrainingCurveOptions {
   title?: string;
@@ -72,33 +64,8 @@ export function formatTick(value: number, step: number): string {
   return value.toFixed(decimals);
 }
 
-function formatMetric(value: number | undefined): string {
-  if (value === undefined || !Number.isFinite(value)) return '—';
-  const abs = Math.abs(value);
-  if (abs !== 0 && (abs < 1e-3 || abs >= 1e5)) return value.toExponential(2);
-  return value.toFixed(4);
-}
-
 function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
-export function formatSeconds(seconds: number): string {
-  if (seconds < 10) return `${seconds.toFixed(1)}s`;
-  if (seconds < 60) return `${Math.round(seconds)}s`;
-  const m = Math.floor(seconds / 60);
-  const s = Math.round(seconds - m * 60);
-  return `${m}m${String(s).padStart(2, '0')}s`;
-}
-
-/** The one-line text form of an epoch, for logs: `[cnn] epoch 3/40  loss 0.5120  val_loss 0.6010  (12s)`. */
-export function epochLine(title: string, record: EpochRecord, totalEpochs?: number): string {
-  const values = Object.entries(record.logs)
-    .filter(([, v]) => typeof v === 'number')
-    .map(([k, v]) => `${k} ${formatMetric(v)}`)
-    .join('  ');
-  const epoch = totalEpochs ? `${record.epoch}/${totalEpochs}` : `${record.epoch}`;
-  return `${title ? `[${title}] ` : ''}epoch ${epoch}  ${values}  (${formatSeconds(record.seconds)})`;
 }
 
 interface Series {
@@ -117,7 +84,7 @@ function panelSvg(metric: string, history: EpochRecord[], box: { x: number; y: n
   ];
   for (const record of history) {
     for (const s of series) {
-      const value = record.logs[s.key];
+      const value = record[s.key];
       if (typeof value === 'number' && Number.isFinite(value)) s.points.push([record.epoch, value]);
     }
   }
@@ -130,7 +97,7 @@ function panelSvg(metric: string, history: EpochRecord[], box: { x: number; y: n
   parts.push(`<text x="${box.x + box.w / 2}" y="${box.y + 16}" text-anchor="middle" font-size="14" font-weight="bold" ${FONT}>${escapeXml(metric)}</text>`);
   // Legend and latest values share one row above the plot, so they never cover the curves.
   const last = history[history.length - 1];
-  const legend = (history.length ? shown : series).map((s) => ({ ...s, text: `${s.name} ${last ? formatMetric(last.logs[s.key]) : '—'}` }));
+  const legend = (history.length ? shown : series).map((s) => ({ ...s, text: `${s.name} ${last ? formatMetric(last[s.key]) : '—'}` }));
   // Centred on the panel; narrower items when many panels share the width.
   const itemWidth = Math.min(150, (box.w - 20) / Math.max(1, legend.length));
   const legendX = box.x + (box.w - itemWidth * legend.length) / 2 + 10;
@@ -237,7 +204,7 @@ export class TrainingCurve {
   /** Record one epoch's metrics (epoch numbers start at 1) and redraw. */
   update(epoch: number, logs: EpochLogs): void {
     const now = Date.now();
-    const record: EpochRecord = { epoch, logs: { ...logs }, seconds: (now - this.lastUpdateAt) / 1000 };
+    const record: EpochRecord = { ...logs, epoch, seconds: (now - this.lastUpdateAt) / 1000 };
     this.lastUpdateAt = now;
     this.history.push(record);
     const line = epochLine(this.title, record, this.options.epochs);

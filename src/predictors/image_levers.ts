@@ -5,7 +5,7 @@
  */
 import type { FeatureSplit } from '../models/head';
 import { applyFeatureNorm, FeatureNorm, groupMeanRows } from '../models/feature_norm';
-import { evaluateProbs, ModelEvaluation, Predictions } from '../train/predict';
+import { evaluateImagesAndProducts, type ModelEvaluation, type Predictions } from '../eval/product_eval';
 import type { ListingInput } from './predictor';
 import type { ImagePredictor } from './image_predictor';
 
@@ -54,10 +54,5 @@ export function predictorEvaluation(predictor: ImagePredictor, split: FeatureSpl
     return Array.from(p.probabilities);
   });
   const products: Predictions = { probs, labels, ids: productIds, productIds: productIds.slice() };
-  return {
-    image: evaluateProbs(images.labels, images.probs, predictor.classes),
-    product: evaluateProbs(products.labels, products.probs, predictor.classes),
-    images,
-    products,
-  };
+  return evaluateImagesAndProducts(images, predictor.classes, { products });
 }

@@ -9,8 +9,8 @@
  *    (plain cross-entropy, i.e. log-loss) and accuracy, the learning rate, to `onEpochEnd`
  *    (e.g. `TrainingCurve.update`), with a progress line (rate, ETA of the epoch and of
  *    the run) in the notebook and in the pipeline log;
- *  - the learning rate follows a schedule (schedule.ts), set before every step; Adam or
- *    SGD, optionally with decoupled weight decay (AdamW-style, on kernels only);
+ *  - the learning rate follows a schedule (schedule.ts), set before every step; the step
+ *    itself (Adam or SGD, optionally with decoupled weight decay on kernels) is step.ts;
  *  - early stopping on validation loss with `patience`; the BEST weights are saved when the
  *    validation loss improves and restored into the model at the end;
  *  - checkpoints live in `<modelsDir>/<stage>/<hash>/` where the hash covers the caller's
@@ -30,51 +30,16 @@ import * as path from 'path';
 import { PATHS } from '../config';
 import { contentKey } from '../artifacts/content_key';
 import { inNotebook, newDisplay, pipelineLogEnabled } from '../notebook_env';
-import { formatProgressLine, pipelineLogSink, progress, ProgressSink, stderrSink } from '../progress';
-import { epochLine, formatSeconds, type EpochLogs } from '../plot/training_curve';
+import { formatDuration, formatProgressLine, pipelineLogSink, progress, ProgressSink, stderrSink } from '../progress';
+import { epochLine, logsOf, type EpochLogs, type TrainEpoch } from './epoch_record';
 import { currentRuntime, tf } from '../tf/runtime';
 import { loadTensors, loadWeightsInto, modelFiles, tensorFiles, writeFilesAtomic, writeFolderAtomic } from './model_io';
-import { describeSchedule, learningRateAt, type ScheduleSpec } from './schedule';
+import { describeSchedule, learningRateAt } from './schedule';
 import { DataParallelStep } from './parallel';
-import { packedDistillationLoss, unpackTargets, type DistillationSpec } from './distillation';
+import { createTrainStep, crossEntropy, labelsOf, type Batch, type TrainSettings } from './step';
 import { TrainingInterrupted, watchInterrupts } from './interrupt';
 
 export { TrainingInterrupted } from './interrupt';
-
-/** One batch: inputs (one tensor, or one per model input) and labels (int32 [B] or one-hot [B, C]). */
-export interface Batch {
-  x: tf.Tensor | tf.Tensor[];
-  y: tf.Tensor;
-}
-
-export type OptimizerSpec =
-  | { kind: 'adam'; beta1?: number; beta2?: number; epsilon?: number; weightDecay?: number }
-  | { kind: 'sgd'; momentum?: number; nesterov?: boolean; weightDecay?: number };
-
-/** Everything about training that changes the result (hashed into the checkpoint key). */
-export interface TrainSettings {
-  /** Upper bound: early stopping may end sooner. */
-  epochs: number;
-  /** Stop after this many epochs without a validation-loss improvement (default: never). */
-  patience?: number;
-  /** Smallest decrease of validation loss that counts as an improvement (default 1e-4). */
-  minDelta?: number;
-  optimizer: OptimizerSpec;
-  schedule: ScheduleSpec;
-  /** Label smoothing of the training loss (default 0). The validation loss never smooths. */
-  labelSmoothing?: number;
-  /** What the model outputs (default 'logits'). */
-  output?: 'logits' | 'probs';
-  /**
-   * Data parallelism (default 1): each batch is cut into this many parts whose gradients are
-   * averaged, computed by this thread and `replicas − 1` worker threads (parallel.ts) on the
-   * wasm backend. Batch-norm sees each part's statistics, so this changes the result slightly
-   * and is part of the checkpoint key.
-   */
-  replicas?: number;
-  /** Train on a teacher's soft labels too (distillation.ts); each batch's y is then packed [one-hot | teacher]. */
-  distillation?: DistillationSpec;
-}
 
 export interface TrainOptions extends TrainSettings {
   /** Stage name: the checkpoint folder under modelsDir, and the label of progress lines. */
@@ -101,16 +66,6 @@ export interface TrainOptions extends TrainSettings {
   signal?: AbortSignal;
 }
 
-export interface EpochRecord {
-  epoch: number;
-  loss: number;
-  acc: number;
-  val_loss: number;
-  val_acc: number;
-  lr: number;
-  seconds: number;
-}
-
 export type TrainStatus = 'trained' | 'resumed' | 'loaded';
 
 export interface TrainResult {
@@ -119,7 +74,7 @@ export interface TrainResult {
   /** Checkpoint folder (model.json + weights.bin of the best epoch; training.json). */
   dir: string;
   hash: string;
-  history: EpochRecord[];
+  history: TrainEpoch[];
   bestEpoch: number;
   bestValLoss: number;
   /** Ended by early stopping before `epochs`. */
@@ -140,7 +95,7 @@ interface TrainingRecord {
   settings: TrainSettings;
   architecture: string[];
   params: number;
-  history: EpochRecord[];
+  history: TrainEpoch[];
   bestEpoch: number;
   bestValLoss: number;
   stoppedEarly: boolean;
@@ -150,7 +105,7 @@ interface TrainingRecord {
 }
 
 interface ResumeState {
-  history: EpochRecord[];
+  history: TrainEpoch[];
   bestEpoch: number;
   bestValLoss: number;
   sinceBest: number;
@@ -200,39 +155,8 @@ export function readTrainingRecord(dir: string): TrainingRecord | null {
 }
 
 // ---------------------------------------------------------------------------------------
-// Optimiser, loss
+// Evaluation
 // ---------------------------------------------------------------------------------------
-
-function makeOptimizer(spec: OptimizerSpec, lr: number): tf.Optimizer {
-  if (spec.kind === 'adam') return tf.train.adam(lr, spec.beta1 ?? 0.9, spec.beta2 ?? 0.999, spec.epsilon ?? 1e-7);
-  if ((spec.momentum ?? 0) > 0) return tf.train.momentum(lr, spec.momentum as number, spec.nesterov ?? false);
-  return tf.train.sgd(lr);
-}
-
-/** Sets the learning rate of a tfjs optimiser (Adam reads its field at every update). */
-function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
-  (optimizer as unknown as { learningRate: number }).learningRate = lr;
-}
-
-function oneHotOf(y: tf.Tensor, classes: number): tf.Tensor {
-  return y.rank === 1 ? tf.oneHot(tf.cast(y, 'int32') as tf.Tensor1D, classes) : y;
-}
-
-function labelsOf(y: tf.Tensor): tf.Tensor {
-  return y.rank === 1 ? tf.cast(y, 'int32') : tf.argMax(y, -1);
-}
-
-/** Mean cross-entropy of model outputs against labels, optionally label-smoothed. */
-export function crossEntropy(output: tf.Tensor, y: tf.Tensor, from: 'logits' | 'probs', smoothing = 0): tf.Scalar {
-  return tf.tidy(() => {
-    const classes = output.shape[output.shape.length - 1] as number;
-    const target = oneHotOf(y, classes);
-    if (from === 'logits') return tf.losses.softmaxCrossEntropy(target, output, undefined, smoothing) as tf.Scalar;
-    const smoothed = smoothing > 0 ? tf.add(tf.mul(target, 1 - smoothing), smoothing / classes) : target;
-    const logp = tf.log(tf.clipByValue(output, 1e-7, 1));
-    return tf.neg(tf.mean(tf.sum(tf.mul(smoothed, logp), -1))) as tf.Scalar;
-  });
-}
 
 function batchSizeOf(batch: Batch): number {
   return batch.y.shape[0] as number;
@@ -268,73 +192,6 @@ export function evaluateBatches(model: tf.LayersModel, batches: Iterable<Batch>,
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-export interface TrainStep {
-  optimizer: tf.Optimizer;
-  /** The trainable variables, in the order gradients are flattened. */
-  vars: tf.Variable[];
-  /** One optimisation step on a batch at learning rate `lr`: the batch's mean loss and correct count. Disposes nothing of the batch. */
-  step(batch: Batch, lr: number): { loss: number; correct: number };
-  /** Gradients of the mean loss on a batch (the caller disposes them), without updating anything but batch-norm statistics. */
-  gradients(batch: Batch): { grads: tf.NamedTensorMap; loss: number; correct: number };
-  /** Optimiser update with the given gradients at rate `lr`, then decoupled weight decay. Disposes nothing. */
-  apply(grads: tf.NamedTensorMap, lr: number): void;
-}
-
-/**
- * The training step of the loop, on its own (the speed benchmark times exactly this):
- * forward in training mode, cross-entropy (label-smoothed), gradients of the trainable
- * weights, optimiser update, then decoupled weight decay on kernels (rank ≥ 2).
- */
-export function createTrainStep(
-  model: tf.LayersModel,
-  settings: Pick<TrainSettings, 'optimizer' | 'labelSmoothing' | 'output' | 'distillation'>,
-): TrainStep {
-  const from = settings.output ?? 'logits';
-  const smoothing = settings.labelSmoothing ?? 0;
-  if (settings.distillation && from !== 'logits') throw new Error('distillation needs a model that outputs logits (output: \'logits\')');
-  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const decayed = vars.filter((v) => v.rank >= 2);
-  const weightDecay = settings.optimizer.weightDecay ?? 0;
-  const optimizer = makeOptimizer(settings.optimizer, 1e-3);
-
-  const gradients = (batch: Batch) => {
-    const kept: { hits?: tf.Tensor } = {};
-    const { value, grads } = tf.variableGrads(() => {
-      const out = model.apply(batch.x, { training: true }) as tf.Tensor;
-      const labels = settings.distillation ? unpackTargets(batch.y).hard : batch.y;
-      kept.hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(out, -1), labelsOf(labels)), 'int32')));
-      return settings.distillation ? packedDistillationLoss(out, batch.y, settings.distillation, smoothing) : crossEntropy(out, batch.y, from, smoothing);
-    }, vars);
-    const loss = value.dataSync()[0];
-    const correct = kept.hits ? kept.hits.dataSync()[0] : 0;
-    tf.dispose([value, ...(kept.hits ? [kept.hits] : [])]);
-    return { grads, loss, correct };
-  };
-
-  const apply = (grads: tf.NamedTensorMap, lr: number) => {
-    setLearningRate(optimizer, lr);
-    optimizer.applyGradients(grads);
-    if (weightDecay > 0) {
-      tf.tidy(() => {
-        for (const v of decayed) v.assign(tf.mul(v, 1 - lr * weightDecay));
-      });
-    }
-  };
-
-  return {
-    optimizer,
-    vars,
-    gradients,
-    apply,
-    step(batch: Batch, lr: number) {
-      const { grads, loss, correct } = gradients(batch);
-      apply(grads, lr);
-      tf.dispose(Object.values(grads));
-      return { loss, correct };
-    },
-  };
-}
 
 // ---------------------------------------------------------------------------------------
 // Progress
@@ -379,7 +236,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
   if (done?.complete) {
     await loadWeightsInto(model, dir);
     for (const r of done.history) options.onEpochEnd?.(r.epoch, logsOf(r));
-    say(`[${stage}] loaded the trained checkpoint ${path.relative(PATHS.root, dir)} (best epoch ${done.bestEpoch}, val_loss ${done.bestValLoss.toFixed(4)}, trained in ${formatSeconds(done.trainSeconds)}); pass retrain: true to train again`);
+    say(`[${stage}] loaded the trained checkpoint ${path.relative(PATHS.root, dir)} (best epoch ${done.bestEpoch}, val_loss ${done.bestValLoss.toFixed(4)}, trained in ${formatDuration(done.trainSeconds)}); pass retrain: true to train again`);
     return {
       status: 'loaded', dir, hash, history: done.history, bestEpoch: done.bestEpoch, bestValLoss: done.bestValLoss,
       stoppedEarly: done.stoppedEarly, trainSeconds: done.trainSeconds, params,
@@ -424,7 +281,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       if (parallel && epoch > state.history.length + 1) await parallel.sync();
       const doneSeconds = state.history.reduce((s, r) => s + r.seconds, 0);
       const meanEpoch = state.history.length ? doneSeconds / state.history.length : NaN;
-      const left = Number.isFinite(meanEpoch) ? `, run ETA ${formatSeconds(meanEpoch * (settings.epochs - epoch + 1))}` : '';
+      const left = Number.isFinite(meanEpoch) ? `, run ETA ${formatDuration(meanEpoch * (settings.epochs - epoch + 1))}` : '';
       const bar = progress(stepsPerEpoch, `${stage} epoch ${epoch}/${settings.epochs}${left}`, { sinks });
       let lossSum = 0;
       let correct = 0;
@@ -461,7 +318,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       stepsPerEpoch ??= step;
       interrupts.check(`[${stage}] interrupted at the end of epoch ${epoch}`);
       const val = evaluateBatches(model, options.valBatches(), from);
-      const record: EpochRecord = {
+      const record: TrainEpoch = {
         epoch, loss: lossSum / seen, acc: correct / seen, val_loss: val.loss, val_acc: val.acc, lr,
         seconds: (Date.now() - t0) / 1000,
       };
@@ -476,7 +333,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
         state.sinceBest++;
       }
       if (options.onEpochEnd) options.onEpochEnd(epoch, logsOf(record));
-      else if (!options.quiet && !inNotebook()) console.log(epochLine(stage, { epoch, logs: logsOf(record), seconds: record.seconds }, settings.epochs));
+      else if (!options.quiet && !inNotebook()) console.log(epochLine(stage, record, settings.epochs));
       if (state.sinceBest >= patience && epoch < settings.epochs) {
         stoppedEarly = true;
         say(`[${stage}] early stop after epoch ${epoch}: no val_loss improvement for ${patience} epochs (best ${state.bestValLoss.toFixed(4)} at epoch ${state.bestEpoch})`);
@@ -533,8 +390,4 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       tf.dispose(weights.filter((w) => !(w.tensor instanceof tf.Variable)).map((w) => w.tensor));
     }
   }
-}
-
-function logsOf(r: EpochRecord): EpochLogs {
-  return { loss: r.loss, acc: r.acc, val_loss: r.val_loss, val_acc: r.val_acc, lr: r.lr };
 }

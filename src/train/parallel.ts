@@ -19,7 +19,7 @@
 import * as path from 'path';
 import { isMainThread, parentPort, Worker, workerData } from 'worker_threads';
 import { initTf, tf } from '../tf/runtime';
-import type { Batch, TrainSettings, TrainStep } from './loop';
+import { createTrainStep, type Batch, type TrainSettings, type TrainStep } from './step';
 import { withDropoutStream } from '../models/seeded_dropout';
 
 type StepSettings = Pick<TrainSettings, 'optimizer' | 'labelSmoothing' | 'output' | 'distillation'>;
@@ -290,9 +290,6 @@ async function replicaMain(): Promise<void> {
   const { topology, settings } = workerData as { topology: string; settings: StepSettings };
   try {
     await initTf();
-    // Loaded here, not at the top: loop.ts imports this file.
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const { createTrainStep } = require('./loop') as typeof import('./loop');
     const model = await tf.models.modelFromJSON({ modelTopology: JSON.parse(topology) });
     const trainer = createTrainStep(model, settings);
     port.on('message', (m: ToReplica) => {

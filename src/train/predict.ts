@@ -1,23 +1,12 @@
 /**
- * Predictions over a split and the standard evaluation bundle every classifier reports
- * (02 CNN, 03 ResNet, 04 text, 05 fusion, 06 comparison).
- *
- *  1. `predictBatches`: class probabilities for every row of a split's batches (softmax of
- *     the logits; optionally averaged with the horizontally mirrored image: flip TTA);
- *  2. `productLevel`: one row per product, the mean of its photos' probabilities
- *     (groupMeanProbs). Accuracy in metrics.json is product level, as the listing is what
- *     gets categorised; for per-product models (text) it changes nothing;
- *  3. `evaluateProbs`: accuracy, macro-F1, log-loss, top-3 accuracy, confusion matrix and
- *     per-class precision/recall/F1.
- *
- * `evaluateModel` does all three for images and products at once.
+ * Predictions of a tfjs model over a split's batches: `predictBatches` gives class
+ * probabilities for every row (softmax of the logits; optionally averaged with the
+ * horizontally mirrored image: flip TTA); `evaluateModel` predicts and evaluates per photo and
+ * per product (eval/product_eval.ts); `confidentMistakes` lists the wrong answers to look at.
  */
 import { progress, ProgressSink } from '../progress';
 import { tf } from '../tf/runtime';
-import {
-  accuracy, confusionMatrix, groupMeanProbs, logLoss, macroF1, perClassPrecisionRecallF1, predictionsFromProbs, topKAccuracy,
-} from '../eval/metrics';
-import type { PhotoAggregation } from '../predictors/image_predictor';
+import { evaluateImagesAndProducts, type ModelEvaluation, type Predictions } from '../eval/product_eval';
 
 /** A batch to predict: inputs, and the rows' labels and ids (the loader's ImageBatch fits). */
 export interface PredictBatch {
@@ -29,16 +18,6 @@ export interface PredictBatch {
   imageIds?: string[];
   /** Group ids for product-level aggregation; default: the row ids. */
   productIds?: string[];
-}
-
-export interface Predictions {
-  /** One probability row per example. */
-  probs: number[][];
-  labels: number[];
-  /** Row ids (image ids for photo models, product ids for product models). */
-  ids: string[];
-  /** The product each row belongs to. */
-  productIds: string[];
 }
 
 export interface PredictOptions {
@@ -97,76 +76,6 @@ export function predictBatches(model: tf.LayersModel, batches: Iterable<PredictB
   return out;
 }
 
-/**
- * One row per product (labels checked to agree): the mean of its rows' probabilities, or the
- * renormalised geometric mean (softmax of the mean log-probability), which lets a photo that
- * rules a class out count for more than under the arithmetic mean.
- */
-export function productLevel(pred: Predictions, aggregate: PhotoAggregation = 'mean_probability'): Predictions {
-  const logRows = aggregate === 'mean_log_probability';
-  const rows = logRows ? pred.probs.map((r) => r.map((p) => Math.log(Math.max(p, 1e-12)))) : pred.probs;
-  const grouped = groupMeanProbs(pred.productIds, rows, pred.labels);
-  const probs = logRows ? grouped.probs.map(softmaxRow) : grouped.probs;
-  return { probs, labels: grouped.labels as number[], ids: grouped.ids, productIds: grouped.ids };
-}
-
-/** Softmax of one row of scores (e.g. mean log-probabilities). */
-export function softmaxRow(scores: readonly number[]): number[] {
-  const max = Math.max(...scores);
-  const e = scores.map((v) => Math.exp(v - max));
-  const sum = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / sum);
-}
-
-export interface ClassScores {
-  class: string;
-  precision: number;
-  recall: number;
-  f1: number;
-  support: number;
-}
-
-export interface Evaluation {
-  n: number;
-  accuracy: number;
-  macroF1: number;
-  logLoss: number;
-  top3Accuracy: number;
-  /** counts[true][predicted]. */
-  confusion: number[][];
-  perClass: ClassScores[];
-  /** Predicted class per row. */
-  predicted: number[];
-}
-
-/** The standard classification bundle for labels and probability rows. */
-export function evaluateProbs(labels: ArrayLike<number>, probs: ArrayLike<ArrayLike<number>>, classNames: readonly string[]): Evaluation {
-  const predicted = predictionsFromProbs(probs);
-  const k = classNames.length;
-  const scores = perClassPrecisionRecallF1(labels, predicted, k);
-  return {
-    n: labels.length,
-    accuracy: accuracy(labels, predicted),
-    macroF1: macroF1(labels, predicted, k),
-    logLoss: logLoss(labels, probs),
-    top3Accuracy: topKAccuracy(labels, probs, Math.min(3, k)),
-    confusion: confusionMatrix(labels, predicted, k),
-    perClass: classNames.map((name, c) => ({
-      class: name, precision: scores.precision[c], recall: scores.recall[c], f1: scores.f1[c], support: scores.support[c],
-    })),
-    predicted,
-  };
-}
-
-export interface ModelEvaluation {
-  /** Per row (photo). */
-  image: Evaluation;
-  /** Per product (mean of its photos' probabilities). */
-  product: Evaluation;
-  images: Predictions;
-  products: Predictions;
-}
-
 /** Predict a split and evaluate it per photo and per product. */
 export function evaluateModel(
   model: tf.LayersModel,
@@ -174,33 +83,7 @@ export function evaluateModel(
   classNames: readonly string[],
   options: PredictOptions = {},
 ): ModelEvaluation {
-  const images = predictBatches(model, batches, options);
-  const products = productLevel(images);
-  return {
-    image: evaluateProbs(images.labels, images.probs, classNames),
-    product: evaluateProbs(products.labels, products.probs, classNames),
-    images,
-    products,
-  };
-}
-
-/** snake_case numbers for metrics.json: `{<prefix>accuracy, <prefix>macro_f1, <prefix>log_loss, <prefix>top3_accuracy}`. */
-export function evaluationMetrics(ev: Evaluation, prefix: string): Record<string, number> {
-  const r = (v: number) => Math.round(v * 10000) / 10000;
-  return {
-    [`${prefix}accuracy`]: r(ev.accuracy),
-    [`${prefix}macro_f1`]: r(ev.macroF1),
-    [`${prefix}log_loss`]: r(ev.logLoss),
-    [`${prefix}top3_accuracy`]: r(ev.top3Accuracy),
-  };
-}
-
-/** Rows for a table: one per class plus the macro average. */
-export function perClassRows(ev: Evaluation): Array<Record<string, string | number>> {
-  const rows: Array<Record<string, string | number>> = ev.perClass.map((c) => ({ ...c }));
-  const mean = (k: 'precision' | 'recall' | 'f1') => ev.perClass.reduce((s, c) => s + c[k], 0) / ev.perClass.length;
-  rows.push({ class: '(macro average)', precision: mean('precision'), recall: mean('recall'), f1: mean('f1'), support: ev.n });
-  return rows;
+  return evaluateImagesAndProducts(predictBatches(model, batches, options), classNames);
 }
 
 export interface Mistake {
