@@ -24,11 +24,11 @@
  * The tensor produced by a layer is named after the layer, so `outputs: ['activation_39',
  * 'avg_pool']` gives the conv4 activations (NCHW) and the pooled features from one run.
  */
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { onnx } from 'onnx-proto';
 import { PATHS } from '../config';
-import { contentKey } from '../artifacts/content_key';
 import { deriveSeed, Rng } from '../rng';
 import type { ImagePixelSource } from '../data/loader';
 import { KerasLayerJson, ResnetArtifacts, readResnetArtifacts, caffePreprocess } from './resnet_tfjs';
@@ -467,8 +467,10 @@ export function ensureOnnxModel(options: OnnxExportOptions = {}, dir?: string): 
   const artifacts = readResnetArtifacts();
   const outputs = options.outputs ?? ['avg_pool'];
   const layout = options.inputLayout ?? 'nhwc';
-  const recipe = { v: 1, weights: artifacts.hash, outputs, layout, size: options.inputSize ?? null, fold: options.foldBatchNorm ?? true };
-  const key = contentKey(recipe);
+  const recipe = JSON.stringify({ v: 1, weights: artifacts.hash, outputs, layout, size: options.inputSize ?? null, fold: options.foldBatchNorm ?? true });
+  // Not contentKey: these key strings name the exported models and, through them, every cached int8
+  // feature file; changing the hash would re-extract and retrain all of 03 for the same bytes.
+  const key = crypto.createHash('sha256').update(recipe).digest('hex').slice(0, 12);
   const folder = dir ?? ONNX_MODELS_DIR;
   const file = path.join(folder, `resnet50_${outputs.join('+')}_${layout}_${key}.onnx`);
   const meta = file.replace(/\.onnx$/, '.json');
@@ -481,7 +483,7 @@ export function ensureOnnxModel(options: OnnxExportOptions = {}, dir?: string): 
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, exported.bytes);
   fs.renameSync(tmp, file);
-  const info = { inputName: exported.inputName, outputNames: exported.outputNames, inputShape: exported.inputShape, key, recipe, stats: exported.stats };
+  const info = { inputName: exported.inputName, outputNames: exported.outputNames, inputShape: exported.inputShape, key, recipe: JSON.parse(recipe) as unknown, stats: exported.stats };
   fs.writeFileSync(meta, JSON.stringify(info, null, 2) + '\n');
   return { inputName: info.inputName, outputNames: info.outputNames, inputShape: info.inputShape, key, file, converted: true };
 }
@@ -503,7 +505,6 @@ export interface Int8Calibration {
 export interface Int8Quantization {
   scheme: 'qdq_int7_weights_per_channel_uint8_activations_per_tensor';
   method: string;
-  /** ids_sha256: the content key (SHA-256, src/artifacts/content_key.ts) of the sorted calibration photo ids. */
   calibration: { split: 'train'; photos: number; ids_sha256: string };
   /** Key of the fp32 export it was made from. */
   fp32_model: string;
@@ -530,13 +531,13 @@ export function calibrationIds(trainIds: readonly string[], count: number, seed:
 export async function ensureInt8OnnxModels(methods: CalibrationMethod[], calibration: Int8Calibration, options: OnnxExportOptions = {}, dir?: string): Promise<Int8ModelFile[]> {
   if (calibration.ids.length === 0) throw new Error('int8 calibration needs at least one training photo');
   const fp32 = ensureOnnxModel(options, dir);
-  const idsSha = contentKey([...calibration.ids].sort());
+  const idsSha = crypto.createHash('sha256').update([...calibration.ids].sort().join('\n')).digest('hex').slice(0, 16);
   const plan = methods.map((method) => {
     const quantization: Int8Quantization = {
       scheme: 'qdq_int7_weights_per_channel_uint8_activations_per_tensor', method: methodName(method),
       calibration: { split: 'train', photos: calibration.ids.length, ids_sha256: idsSha }, fp32_model: fp32.key,
     };
-    const key = contentKey({ v: 1, ...quantization });
+    const key = crypto.createHash('sha256').update(JSON.stringify({ v: 1, ...quantization })).digest('hex').slice(0, 12);
     const file = fp32.file.replace(/_[0-9a-f]{12}\.onnx$/, `_int8_${quantization.method}_${key}.onnx`);
     return { method, quantization, key, file };
   });
