@@ -24,3 +24,14 @@ test('pct and fixed: recorded numbers formatted, a missing metric shown as a das
   assert.equal(fixed(2.07153), '2.072');
   assert.equal(fixed('x'), '—');
 });
+
+test('recorded: one stage of a metrics file, {} for a stage that has not run', async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { recorded } = await import('../src/eval/summary');
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'summary-')), 'metrics.json');
+  fs.writeFileSync(file, JSON.stringify({ cnn: { test_accuracy: 0.3 } }));
+  assert.deepEqual(recorded('cnn', file), { test_accuracy: 0.3 });
+  assert.deepEqual(recorded('text', file), {});
+});

@@ -3,9 +3,17 @@
  * and a pointer to the next chapter. Pure text here; showSummary renders it in the notebook.
  */
 import { showMarkdown } from '../display';
+import { defaultMetricsPath, readMetrics } from '../metrics_store';
 
 // Formatting of recorded numbers, shared with REPORT.md: "—" for a metric that is missing.
 export { pct, fixed } from './report';
+// The published numbers a stage is read against, so a summary quotes them from one place.
+export { anchorOf } from './anchors';
+
+/** One stage's recorded values in this profile's metrics.json ({} when the stage has not run). */
+export function recorded(stage: string, file: string = defaultMetricsPath()): Record<string, unknown> {
+  return readMetrics(file)[stage] ?? {};
+}
 
 /** Where the reader goes next: a notebook file (or REPORT.md) and one line on what it does. */
 export interface NextChapter {
