@@ -125,3 +125,8 @@ export type { TrainResult } from './train/loop';
 export { confidentMistakes, predictBatches } from './train/predict';
 export { describeSchedule } from './train/schedule';
 export type { TrainSettings } from './train/step';
+
+// A notebook's closing Summary cell: `import { closing } from './src/notebook'` (a namespace, so its
+// short names — pct, fixed, recorded — never clash with the notebook's own).
+import * as closing from './eval/summary';
+export { closing };

@@ -68,6 +68,11 @@ describe('anchors and figures', () => {
     const f = anchorsFigure([{ label: '03 ResNet-50', accuracy: 0.6, ciLow: 0.57, ciHigh: 0.63, anchor: anchorOf('resnet') }, { label: 'x', accuracy: 0.5, ciLow: 0.4, ciHigh: 0.6 }], 't');
     assert.equal(f.data.length, 3);
     assert.deepEqual((f.data[1] as { base: Array<number | null> }).base, [0.58, null]);
+    // Labels at the bar's base (clear of the error bar); the calibration legend below the plot, not over the curves.
+    assert.equal((f.data[0] as { insidetextanchor: string }).insidetextanchor, 'start');
+    const legend = (reliabilityFigure([{ name: 'm', bins, ece: 0.1 }], 't').layout as { legend: { orientation: string; y: number } }).legend;
+    assert.equal(legend.orientation, 'h');
+    assert.ok(legend.y < 0);
     const h = perClassF1Figure(['a', 'b'], [{ name: 'm1', f1: [0.1, 0.2] }, { name: 'm2', f1: [0.3, 0.4] }], 't');
     assert.deepEqual((h.data[0] as { z: number[][] }).z, [[0.1, 0.3], [0.2, 0.4]]);
   });

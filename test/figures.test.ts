@@ -73,3 +73,10 @@ test('locationMapFigure: one trace per group in the given order, map aspect, poi
   assert.equal(yaxis.scaleanchor, 'x');
   assert.ok(yaxis.scaleratio > 1.6 && yaxis.scaleratio < 1.7); // 1/cos(53°)
 });
+
+test('validationCurveFigure: a long title is wrapped, not cut off at both sides', () => {
+  const fig = validationCurveFigure([{ name: 'a', x: [0, 1], y: [1, 2] }], 'Late fusion: weight of the image model (ResNet-50 features, 3 + flip TTA) vs the text model');
+  const text = (fig.layout as { title: { text: string } }).title.text;
+  assert.match(text, /<br>/);
+  assert.ok(text.split('<br>').every((line) => line.length <= 70));
+});

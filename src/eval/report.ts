@@ -67,12 +67,14 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
-function pct(v: unknown, digits = 1): string {
+/** A fraction as a percentage ("30.8 %"); "—" when it is not a finite number (a metric not recorded). */
+export function pct(v: unknown, digits = 1): string {
   const n = num(v);
   return n === undefined ? '—' : `${(100 * n).toFixed(digits)} %`;
 }
 
-function fixed(v: unknown, digits = 3): string {
+/** A number with fixed decimals; "—" when it is not a finite number. */
+export function fixed(v: unknown, digits = 3): string {
   const n = num(v);
   return n === undefined ? '—' : n.toFixed(digits);
 }

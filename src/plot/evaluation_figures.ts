@@ -24,11 +24,11 @@ export function reliabilityFigure(series: ReadonlyArray<{ name: string; bins: re
   return {
     data,
     layout: {
-      title: { text: title }, height: 560, width: 760,
+      title: { text: title }, height: 700, width: 760,
       xaxis: { title: { text: 'mean confidence in bin (largest class probability)' }, range: [-0.02, 1.02] },
       yaxis: { title: { text: 'accuracy in bin' }, range: [-0.02, 1.04] },
-      // Bottom right: over-confident bins (below the diagonal) rarely reach it at high confidence.
-      legend: { x: 0.99, xanchor: 'right', y: 0.01, yanchor: 'bottom', bgcolor: 'rgba(255,255,255,0.8)' },
+      // Below the plot, under the axis title: inside it, seven models' entries covered the curves.
+      legend: { orientation: 'h', x: 0, xanchor: 'left', y: -0.16, yanchor: 'top' },
     },
   };
 }
@@ -52,7 +52,8 @@ export function anchorsFigure(rows: readonly AnchorBar[], title: string): Plotly
       {
         type: 'bar', name: 'ours: test, product-grouped split (95 % bootstrap CI)', x, y: rows.map((r) => r.accuracy), marker: { color: '#1f77b4' },
         error_y: { type: 'data', symmetric: false, array: rows.map((r) => r.ciHigh - r.accuracy), arrayminus: rows.map((r) => r.accuracy - r.ciLow) },
-        text: rows.map((r) => `${(100 * r.accuracy).toFixed(1)}%`), textposition: 'inside',
+        // At the bar's base: at its top the label ran into the error bar.
+        text: rows.map((r) => `${(100 * r.accuracy).toFixed(1)}%`), textposition: 'inside', insidetextanchor: 'start',
       },
       {
         type: 'bar', name: 'published range (seeds/peers, leaky photo-level splits)', x,

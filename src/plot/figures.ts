@@ -191,7 +191,9 @@ export function validationCurveFigure(series: readonly CurveSeries[], title: str
   return {
     data,
     layout: {
-      title: { text: title },
+      // Wrapped: a long title (e.g. with a model's name in it) was cut off at both sides in a narrow output.
+      title: { text: wrapLabel(title, 70) },
+      margin: { t: 90 },
       xaxis: { title: { text: options.xTitle ?? 'alpha' }, type: options.logX ?? true ? 'log' : 'linear' },
       yaxis: { title: { text: options.yTitle ?? 'validation score' } },
       height: 440,
