@@ -128,5 +128,4 @@ export type { TrainSettings } from './train/step';
 
 // A notebook's closing Summary cell: `import { closing } from './src/notebook'` (a namespace, so its
 // short names — pct, fixed, recorded — never clash with the notebook's own).
-import * as closing from './eval/summary';
-export { closing };
+export * as closing from './eval/summary';

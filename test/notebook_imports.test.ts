@@ -23,6 +23,7 @@ function entryExports(): Set<string> {
   const text = fs.readFileSync(path.join(ROOT, 'src', 'notebook.ts'), 'utf8');
   const names = new Set<string>();
   for (const m of text.matchAll(/export\s+(?:type\s+)?\{([^}]*)\}\s+from/g)) for (const n of m[1].split(',')) if (n.trim()) names.add(n.trim());
+  for (const m of text.matchAll(/export\s+\*\s+as\s+(\w+)\s+from/g)) names.add(m[1]);
   for (const m of text.matchAll(/export\s+(?:async\s+)?(?:function|const|class|interface|type)\s+(\w+)/g)) names.add(m[1]);
   return names;
 }
