@@ -34,7 +34,7 @@ export { cosineSummary, INT8_CALIBRATION_PHOTOS, INT8_FIDELITY_PHOTOS, INT8_MAX_
   INT8_METRICS_STAGE, int8WithinTolerance, measureInt8Fidelity, resnetPrecision, servingViews, TTA_MIN_GAIN_PP } from './backbone/int8';
 export { OnnxBackbone } from './backbone/onnx_backbone';
 export { calibrationIds, ensureInt8OnnxModels, ensureOnnxModel } from './backbone/onnx_export';
-export { ensureResnetFeatures } from './backbone/resnet_features';
+export { ensureResnetFeatures, featuresAsExtractedBy03 } from './backbone/resnet_features';
 export { caffePreprocess, CONV4_OUTPUT_LAYER, featureModel, imagenetTopK, loadResnet50, readResnetArtifacts,
   tfjsFeatureEngine } from './backbone/resnet_tfjs';
 export { PATHS, PROFILE } from './config';

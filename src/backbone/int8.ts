@@ -42,6 +42,8 @@ export interface RecordedInt8 {
   serving_views?: number;
   /** File name of the chosen int8 .onnx in ONNX_MODELS_DIR. */
   model_file?: string;
+  /** The precision notebook 03 extracted its features with in its last run (its heads are trained on those). */
+  extracted_with?: 'fp32' | 'int8';
   method?: string;
 }
 

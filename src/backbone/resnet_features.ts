@@ -4,11 +4,14 @@
  * runs first pays for the backbone pass and the other only reads (the stores are keyed by
  * backbone, weights, size, preprocessing and flip; see features.ts).
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import { PATHS } from '../config';
 import { progressCallback } from '../data/dataset';
 import type { ImagePixelSource } from '../data/loader';
-import { extractFeatures, FeatureStore, onnxFeatureEngine, resnetFeatureSpec } from './features';
+import { extractFeatures, FeatureStore, int8FeatureSpec, onnxFeatureEngine, resnetFeatureSpec } from './features';
+import { recordedInt8 } from './int8';
+import { Int8Quantization, ONNX_MODELS_DIR } from './onnx_export';
 import { OnnxBackbone } from './onnx_backbone';
 import { readResnetArtifacts } from './resnet_tfjs';
 
@@ -56,4 +59,26 @@ export async function ensureResnetFeatures(ids: readonly string[], pixels: Image
     await backbone?.release();
   }
   return { plain: stores[0], flipped: stores[1], extraction, engine: backbone?.describe() ?? '', workers: backbone?.workers ?? 0 };
+}
+
+/**
+ * The plain and mirrored stores notebook 03 trained its image heads on in its last run: fp32, or
+ * int8 when it extracted with int8 (`resnet_int8.extracted_with` in metrics.json; the quantization
+ * from the int8 model's .json). Later notebooks read these, so the saved image predictor is never
+ * scored on features of another precision than it was trained on.
+ */
+export function featuresAsExtractedBy03(): { plain: FeatureStore; mirrored: FeatureStore; precision: 'fp32' | 'int8' } {
+  const artifacts = readResnetArtifacts();
+  const recorded = recordedInt8();
+  let quantization: Int8Quantization | null = null;
+  if (recorded.extracted_with === 'int8') {
+    const meta = path.join(ONNX_MODELS_DIR, (recorded.model_file ?? '').replace(/\.onnx$/, '.json'));
+    if (!recorded.model_file || !fs.existsSync(meta)) throw new Error(`notebook 03 extracted int8 features, but its model description ${meta} is missing: re-run npm run pipeline -- 03`);
+    quantization = (JSON.parse(fs.readFileSync(meta, 'utf8')) as { quantization: Int8Quantization }).quantization;
+  }
+  const store = (flip: boolean) => {
+    const spec = resnetFeatureSpec(artifacts.hash, { flip });
+    return new FeatureStore(quantization ? int8FeatureSpec(spec, quantization) : spec);
+  };
+  return { plain: store(false), mirrored: store(true), precision: quantization ? 'int8' : 'fp32' };
 }
