@@ -22,6 +22,8 @@ export interface Profile {
     teacher: number;
   };
   batchSize: number;
+  /** Folds of the out-of-fold predictions of the training split (src/eval/oof.ts: notebooks 04 and 05). */
+  oofFolds: number;
   /** Seed for every split, shuffle and initialisation. */
   seed: number;
 }
@@ -33,6 +35,7 @@ const PROFILES: Record<ProfileName, Profile> = {
     imageSizes: [64, 224],
     epochs: { pixelLogreg: 60, cnn: 16, head: 60, text: 30, fusion: 40, cnnAblation: 1, teacher: 20 },
     batchSize: 64,
+    oofFolds: 5,
     seed: 42,
   },
   smoke: {
@@ -41,6 +44,7 @@ const PROFILES: Record<ProfileName, Profile> = {
     imageSizes: [64, 224],
     epochs: { pixelLogreg: 3, cnn: 2, head: 3, text: 2, fusion: 2, cnnAblation: 1, teacher: 2 },
     batchSize: 32,
+    oofFolds: 3,
     seed: 42,
   },
 };

@@ -76,7 +76,7 @@ export type { FeatureNorm, FeatureNormKind } from './models/feature_norm';
 export { alignProbs, buildFusionRows, FUSION_EMBEDDING_LAYER, fusionOutputs, lateFusionProbs, PHOTO_COMBINATION,
   trainFusion } from './models/fusion';
 export type { FusionAugment, FusionConfig, FusionRows } from './models/fusion';
-export { averageProbs, evaluateHead, headEmbeddings, resultRow, trainHeadOnFeatures } from './models/head';
+export { averageProbs, evaluateHead, headEmbeddings, RESNET_MLP_HEAD, resnetHeadSettings, resultRow, trainHeadOnFeatures } from './models/head';
 export type { FeatureSplit, HeadConfig } from './models/head';
 export { fitElasticNet, fitOLS, fitRidge, gridSearch, logspace, paramGrid } from './models/linear';
 export type { DesignMatrix, LinearModel } from './models/linear';
@@ -113,7 +113,8 @@ export type { VectorIndex } from './search/vector_index';
 export { fitWhitening, whitenSet } from './search/whitening';
 export { writeServingBundle } from './serve/build_bundle';
 export { SearchService } from './serve/service';
-export { readTextFeatures, textFeaturesPaths, writeTextFeatures } from './text/embeddings_store';
+export { readTextFeatures, readTextOof, textFeaturesPaths, writeTextFeatures, writeTextOof } from './text/embeddings_store';
+export { textCnnSettings, trainTextCnn } from './text/text_cnn_training';
 export { blendProbs, chooseBlendWeight } from './text/ensemble';
 export { fitTfidfBaseline, tfidfDocument } from './text/tfidf_baseline';
 export { chooseMaxLength, encodeBatch, fractionUntruncated, isNumberToken, joinedLength, SPECIAL_TOKENS,
@@ -128,4 +129,6 @@ export type { TrainSettings } from './train/step';
 
 // A notebook's closing Summary cell: `import { closing } from './src/notebook'` (a namespace, so its
 // short names — pct, fixed, recorded — never clash with the notebook's own).
+export { oofImageHeads, oofTextCnn, oofTfidf, trainingFolds } from './eval/oof';
+
 export * as closing from './eval/summary';

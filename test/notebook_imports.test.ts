@@ -22,7 +22,7 @@ function codeOf(file: string): string {
 function entryExports(): Set<string> {
   const text = fs.readFileSync(path.join(ROOT, 'src', 'notebook.ts'), 'utf8');
   const names = new Set<string>();
-  for (const m of text.matchAll(/export\s+(?:type\s+)?\{([^}]*)\}\s+from/g)) for (const n of m[1].split(',')) if (n.trim()) names.add(n.trim());
+  for (const m of text.matchAll(/export\s+(?:type\s+)?\{([^}]*)\}\s+from/g)) for (const n of m[1].split(',')) if (n.trim()) names.add(n.trim().split(/\s+as\s+/).pop() as string);
   for (const m of text.matchAll(/export\s+\*\s+as\s+(\w+)\s+from/g)) names.add(m[1]);
   for (const m of text.matchAll(/export\s+(?:async\s+)?(?:function|const|class|interface|type)\s+(\w+)/g)) names.add(m[1]);
   return names;
@@ -34,7 +34,7 @@ test('every notebook imports src/ through ./src/notebook only, names it exports'
     const code = codeOf(file);
     const sources = [...code.matchAll(/from\s+'(\.\/src\/[^']+)'/g)].map((m) => m[1]);
     assert.deepEqual([...new Set(sources)], ['./src/notebook'], `${file} imports ${sources.join(', ')}`);
-    const imported = [...code.matchAll(/import\s+\{([^}]*)\}\s+from\s+'\.\/src\/notebook'/g)].flatMap((m) => m[1].split(',').map((n) => n.trim()).filter(Boolean));
+    const imported = [...code.matchAll(/import\s+\{([^}]*)\}\s+from\s+'\.\/src\/notebook'/g)].flatMap((m) => m[1].split(',').map((n) => n.trim().split(/\s+as\s+/)[0]).filter(Boolean));
     const missing = imported.filter((n) => !exported.has(n));
     assert.deepEqual(missing, [], `${file} imports names src/notebook.ts does not export`);
   }

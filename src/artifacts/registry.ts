@@ -94,6 +94,8 @@ export const ARTIFACTS = {
     description: 'product-level val/test probabilities of each stage\'s selected model (01–05)' },
   text_features: { stage: '04', version: 1, readBy: ['05', '07'], path: features('text'),
     description: 'per-product text CNN embeddings and the text models\' probabilities (.json + .f32)' },
+  text_oof: { stage: '04', version: 1, readBy: ['05'], path: features('text_oof'),
+    description: 'out-of-fold text predictions of the training split: each training product\'s TF-IDF and text CNN probabilities and CNN embedding from fold models that never saw it, with its fold (.json + .f32)' },
   image_embeddings: { stage: '03', version: 1, readBy: ['07'], path: features('resnet_image_embeddings'),
     description: 'per-photo 256-d head embeddings (.json + .f32)' },
   fusion_embeddings: { stage: '05', version: 1, readBy: ['07'], path: features('fusion_product_embeddings'),

@@ -3,7 +3,8 @@
  * direct check over cached predictions (scripts/measure_fusion.ts):
  *
  * - each candidate is a log-linear pool of named experts, fitted on the FIT rows (validation, or
- *   out-of-fold training predictions for a stacker) and checked by 5-fold CV within validation;
+ *   out-of-fold training predictions for a stacker, optionally with validation added) and checked
+ *   by 5-fold CV within validation where validation is fitted on;
  * - it is scored on validation (where the choice is made) and on test (reported);
  * - against text alone on the same test products: a paired bootstrap interval of the accuracy
  *   difference, in percentage points;
@@ -12,6 +13,7 @@
 import { accuracy, bootstrapCI, ConfidenceInterval, logLoss, predictionsFromProbs } from './metrics';
 import { crossValidateLogLinear, Expert, fitLogLinear, LogLinearFit, logLinearProbs } from '../models/log_linear_fusion';
 import { mulberry32 } from '../rng';
+import { foldRows, kFoldOfGroups } from './folds';
 
 /** Rows of one split: each expert's probabilities (null where it has no input), the labels, which rows have photos. */
 export interface FusionSplit {
@@ -24,7 +26,12 @@ export interface FusionStepResult {
   name: string;
   experts: string[];
   fit: LogLinearFit;
-  /** 5-fold CV within validation (null when the pool was fitted on other rows). */
+  /** Where the pool was fitted: 'val', 'fitOn' (e.g. out-of-fold training predictions) or 'fitOn+val'. */
+  fittedOn: 'val' | 'fitOn' | 'fitOn+val';
+  /**
+   * 5-fold CV within validation: fitted on 4/5 of validation (plus the fitOn rows for 'fitOn+val'),
+   * scored on the fifth; null when the pool was fitted on other rows only.
+   */
   cv: { accuracy: number; logLoss: number; foldWeights: number[][] } | null;
   val: { accuracy: number; logLoss: number };
   test: { accuracy: number; logLoss: number; withPhotos: number; withoutPhotos: number | null; probs: number[][] };
@@ -61,19 +68,22 @@ export function accuracyWhere(labels: readonly number[], probs: ReadonlyArray<Ar
 export function evaluateFusionStep(
   name: string,
   experts: readonly string[],
-  splits: { val: FusionSplit; test: FusionSplit; fitOn?: FusionSplit },
+  splits: { val: FusionSplit; test: FusionSplit; fitOn?: FusionSplit; addValidation?: boolean },
   options: { textExpert: string; seed: number; folds?: number },
 ): FusionStepResult {
-  const fitRows = splits.fitOn ?? splits.val;
+  const fittedOn = !splits.fitOn ? 'val' : splits.addValidation ? 'fitOn+val' : 'fitOn';
+  const fitRows = fittedOn === 'val' ? splits.val : fittedOn === 'fitOn' ? (splits.fitOn as FusionSplit) : concatSplits(splits.fitOn as FusionSplit, splits.val);
   const fit = fitLogLinear(expertsOf(fitRows, experts), fitRows.labels);
-  const cv = splits.fitOn ? null : crossValidateLogLinear(expertsOf(splits.val, experts), splits.val.labels, { folds: options.folds ?? 5, seed: options.seed });
+  const folds = options.folds ?? 5;
+  const cv = fittedOn === 'val' ? crossValidateLogLinear(expertsOf(splits.val, experts), splits.val.labels, { folds, seed: options.seed })
+    : fittedOn === 'fitOn+val' ? crossValidateWithExtraRows(splits.fitOn as FusionSplit, splits.val, experts, folds, options.seed) : null;
   const valProbs = logLinearProbs(fit, expertsOf(splits.val, experts));
   const testProbs = logLinearProbs(fit, expertsOf(splits.test, experts));
   const t = splits.test;
   const textTest = t.experts[options.textExpert];
   if (!textTest || textTest.some((r) => r === null)) throw new Error(`fusion step: text expert '${options.textExpert}' must have every test row`);
   return {
-    name, experts: experts.slice(), fit,
+    name, experts: experts.slice(), fit, fittedOn,
     cv: cv ? { accuracy: cv.accuracy, logLoss: cv.logLoss, foldWeights: cv.foldWeights } : null,
     val: { accuracy: accuracy(splits.val.labels, predictionsFromProbs(valProbs)), logLoss: logLoss(splits.val.labels, valProbs) },
     test: {
@@ -85,11 +95,42 @@ export function evaluateFusionStep(
   };
 }
 
+/** The rows of `a` then those of `b` (experts of both). */
+export function concatSplits(a: FusionSplit, b: FusionSplit): FusionSplit {
+  const names = Object.keys(a.experts).filter((e) => e in b.experts);
+  return {
+    experts: Object.fromEntries(names.map((e) => [e, [...a.experts[e], ...b.experts[e]]])),
+    labels: [...a.labels, ...b.labels], hasPhoto: [...a.hasPhoto, ...b.hasPhoto],
+  };
+}
+
+/**
+ * k-fold CV within validation of a pool fitted on `extra` plus the other validation folds: each
+ * validation row is scored by a pool that did not see it (the `extra` rows are in every fit).
+ */
+function crossValidateWithExtraRows(extra: FusionSplit, val: FusionSplit, experts: readonly string[], k: number, seed: number): { accuracy: number; logLoss: number; foldWeights: number[][] } {
+  const fold = kFoldOfGroups(val.labels.map((_, i) => String(i)), val.labels, k, seed);
+  const probs: number[][] = new Array(val.labels.length);
+  const foldWeights: number[][] = [];
+  const pick = (split: FusionSplit, rows: number[]): FusionSplit => ({
+    experts: Object.fromEntries(experts.map((e) => [e, rows.map((i) => split.experts[e][i])])),
+    labels: rows.map((i) => split.labels[i]), hasPhoto: rows.map((i) => split.hasPhoto[i]),
+  });
+  for (const { fit: inFit, held } of foldRows(fold, k)) {
+    const rows = concatSplits(extra, pick(val, inFit));
+    const fit = fitLogLinear(expertsOf(rows, experts), rows.labels);
+    foldWeights.push(fit.weights);
+    logLinearProbs(fit, expertsOf(pick(val, held), experts)).forEach((p, j) => (probs[held[j]] = p));
+  }
+  return { accuracy: accuracy(val.labels, predictionsFromProbs(probs)), logLoss: logLoss(val.labels, probs), foldWeights };
+}
+
 /** One table row per step (weights by expert name, figures in %). */
 export function fusionStepRow(r: FusionStepResult): Record<string, string | number> {
   const pct = (v: number | null) => (v === null ? '—' : Math.round(1000 * v) / 10);
   return {
     step: r.name,
+    fitted_on: { val: 'validation', fitOn: 'OOF train', 'fitOn+val': 'OOF train + validation' }[r.fittedOn],
     weights: r.experts.map((e, m) => `${e} ${r.fit.weights[m].toFixed(2)}`).join(', '),
     cv_val_accuracy: r.cv ? pct(r.cv.accuracy) : '—',
     val_accuracy: pct(r.val.accuracy), val_log_loss: Math.round(1000 * r.val.logLoss) / 1000,

@@ -33,6 +33,20 @@ export interface HeadConfig {
 export const EMBEDDING_LAYER = 'embedding';
 
 /**
+ * Notebook 03's head recipe on cached ResNet-50 features (its steps 2–4; also the out-of-fold
+ * image heads of src/eval/oof.ts): the MLP 2048 → 256 → classes with dropout 0.5 on the input
+ * and the hidden layer, trained with Adam (decoupled weight decay 1e-4), a cosine learning rate
+ * from 1e-3 to 1e-5 after one warm-up epoch, label smoothing 0.1, patience 10.
+ */
+export const RESNET_MLP_HEAD: Pick<HeadConfig, 'hidden' | 'dropout' | 'inputDropout'> = { hidden: [256], dropout: 0.5, inputDropout: 0.5 };
+
+/** The loop settings of 03's heads for `epochs` epochs. */
+export function resnetHeadSettings(epochs: number): TrainSettings {
+  return { epochs, patience: 10, labelSmoothing: 0.1, optimizer: { kind: 'adam', weightDecay: 1e-4 },
+    schedule: { kind: 'cosine', base: 1e-3, min: 1e-5, warmupEpochs: 1 } };
+}
+
+/**
  * x·W + b whose gradients use explicit transposes. The wasm backend's BatchMatMul is ~30×
  * slower with transposeA/transposeB set (a naive path outside XNNPACK), and tfjs's own
  * MatMul gradient sets them: dW = xᵀ·dy took 0.4–0.8 s for a 64×2048 batch here, against

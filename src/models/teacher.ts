@@ -44,6 +44,8 @@ export interface CrossFitOptions {
   /** Early stopping of every fold's head. */
   val: FeatureSplit;
   k: number;
+  /** Fold (0..k−1) of every row, all photos of a product in one (default: `foldsByGroup` of the product ids). */
+  folds?: readonly number[];
   head: HeadConfig;
   settings: TrainSettings;
   batchSize: number;
@@ -69,7 +71,8 @@ export interface CrossFitResult {
 export async function crossFittedSoftLabels(options: CrossFitOptions): Promise<CrossFitResult> {
   const { train, k } = options;
   const classes = options.head.numClasses;
-  const folds = foldsByGroup(train.productIds, k, options.head.seed);
+  const folds = options.folds ? options.folds.slice() : foldsByGroup(train.productIds, k, options.head.seed);
+  if (folds.length !== train.labels.length) throw new Error(`cross-fitting: ${folds.length} folds for ${train.labels.length} rows`);
   const probs = new Float32Array(train.labels.length * classes);
   let correct = 0;
   for (let f = 0; f < k; f++) {

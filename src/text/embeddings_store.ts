@@ -21,6 +21,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { PATHS, PROFILE } from '../config';
 import type { SplitName } from '../data/types';
+import { artifactHeader, checkArtifactHeader, rerunHint } from '../artifacts/registry';
 
 export interface TextFeatures {
   /** Product ids, one per row. */
@@ -64,11 +65,18 @@ interface MetaFile {
   info: Record<string, unknown>;
 }
 
-export function textFeaturesPaths(profile: string = PROFILE.name, dir: string = PATHS.features): { meta: string; data: string } {
-  return { meta: path.join(dir, `text_${profile}.json`), data: path.join(dir, `text_${profile}.f32`) };
+export function textFeaturesPaths(profile: string = PROFILE.name, dir: string = PATHS.features, base = 'text'): { meta: string; data: string } {
+  return { meta: path.join(dir, `${base}_${profile}.json`), data: path.join(dir, `${base}_${profile}.f32`) };
 }
 
-export function writeTextFeatures(features: TextFeatures, options: { profile?: string; dir?: string } = {}): { meta: string; data: string } {
+/** Where to write or read: a profile and folder, and the files' base name (default 'text': the `text_features` artifact). */
+export interface TextFeaturesLocation {
+  profile?: string;
+  dir?: string;
+  base?: string;
+}
+
+export function writeTextFeatures(features: TextFeatures, options: TextFeaturesLocation = {}): { meta: string; data: string } {
   const n = features.productIds.length;
   const k = features.classes.length;
   if (features.splits.length !== n || features.labels.length !== n) throw new Error('writeTextFeatures: splits/labels differ in length from productIds');
@@ -78,7 +86,7 @@ export function writeTextFeatures(features: TextFeatures, options: { profile?: s
   for (const m of models) {
     if (features.probabilities[m].length !== n * k) throw new Error(`writeTextFeatures: '${m}' probabilities have ${features.probabilities[m].length} values, expected ${n} × ${k}`);
   }
-  const paths = textFeaturesPaths(options.profile, options.dir);
+  const paths = textFeaturesPaths(options.profile, options.dir, options.base);
   fs.mkdirSync(path.dirname(paths.meta), { recursive: true });
   const meta: MetaFile = {
     format: 'marketplace-text-features', version: 1, productIds: features.productIds, splits: features.splits, labels: features.labels,
@@ -92,8 +100,8 @@ export function writeTextFeatures(features: TextFeatures, options: { profile?: s
 }
 
 /** The text features of a profile (default: the current one); throws with a hint when notebook 04 has not run. */
-export function readTextFeatures(options: { profile?: string; dir?: string } = {}): TextFeaturesReader {
-  const paths = textFeaturesPaths(options.profile, options.dir);
+export function readTextFeatures(options: TextFeaturesLocation = {}): TextFeaturesReader {
+  const paths = textFeaturesPaths(options.profile, options.dir, options.base);
   if (!fs.existsSync(paths.meta) || !fs.existsSync(paths.data)) {
     throw new Error(`no text features at ${paths.meta}: run notebook 04 first (npm run pipeline -- 04, with the same PROFILE)`);
   }
@@ -135,4 +143,29 @@ function writeAtomic(file: string, data: Buffer): void {
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, data);
   fs.renameSync(tmp, file);
+}
+
+/** The files' base name of the `text_oof` artifact (the registry's path: outputs/features/text_oof_<profile>). */
+const TEXT_OOF_BASE = 'text_oof';
+
+/**
+ * The `text_oof` artifact (notebook 04 → 05): the same layout as the text features, for the
+ * TRAINING products only — embeddings and probabilities come from out-of-fold networks
+ * (src/eval/oof.ts), `info.fold` gives each row's fold, and `info` carries the artifact header.
+ */
+export function writeTextOof(features: TextFeatures & { folds: number[] }, options: { profile?: string; dir?: string } = {}): { meta: string; data: string } {
+  if (features.splits.some((s) => s !== 'train')) throw new Error('writeTextOof: out-of-fold text features are of training products only');
+  if (features.folds.length !== features.productIds.length) throw new Error(`writeTextOof: ${features.folds.length} folds for ${features.productIds.length} products`);
+  const { folds, ...rest } = features;
+  return writeTextFeatures({ ...rest, info: { ...rest.info, ...artifactHeader('text_oof'), fold: folds } }, { ...options, base: TEXT_OOF_BASE });
+}
+
+/** The out-of-fold text features of a profile; throws naming notebook 04 when missing or of another format version. */
+export function readTextOof(options: { profile?: string; dir?: string } = {}): TextFeaturesReader & { folds: number[] } {
+  const paths = textFeaturesPaths(options.profile, options.dir, TEXT_OOF_BASE);
+  const profile = options.profile ?? PROFILE.name;
+  if (!fs.existsSync(paths.meta)) throw new Error(`missing ${path.relative(PATHS.root, paths.meta)} (text_oof): ${rerunHint('04', profile)}`);
+  const read = readTextFeatures({ ...options, base: TEXT_OOF_BASE });
+  checkArtifactHeader('text_oof', read.info, paths.meta, profile);
+  return { ...read, folds: read.info.fold as number[] };
 }
