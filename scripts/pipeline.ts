@@ -20,6 +20,7 @@ import * as path from 'path';
 import { CACHE_ROOT, PATHS, PROFILE } from '../src/config';
 import { readMetrics, recordMetrics } from '../src/metrics_store';
 import { writeReport } from '../src/eval/report';
+import { updateReadmeResults } from '../src/eval/readme_results';
 import { dependencyMap, STAGES } from '../src/artifacts/registry';
 import { currentInputs, datasetFingerprint, memoised, staleReason, writeStamp } from '../src/pipeline_stamps';
 
@@ -134,6 +135,11 @@ function main(): number {
       console.log(`report: ${path.relative(PATHS.root, writeReport())}`);
     } catch (err) {
       console.log(`report not written: ${(err as Error).message}`);
+    }
+    // The README quotes the latest full run of every notebook, never a smoke or partial run.
+    if (PROFILE.name === 'full' && order.length === notebooks.size) {
+      const readme = path.join(PATHS.root, 'README.md');
+      console.log(updateReadmeResults(readme, readMetrics()) ? 'README: results table rewritten from metrics.json' : 'README: no results markers, left as is');
     }
   }
   console.log('\nwall time per notebook: ' + Object.entries(wall).map(([k, v]) => `${k} ${fmtSeconds(v)}`).join(', '));
