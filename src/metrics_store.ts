@@ -47,7 +47,8 @@ export function readMetrics(file: string = defaultMetricsPath()): MetricsFile {
 }
 
 /**
- * Merges one stage's values into the metrics file and returns the whole file as written.
+ * Merges one stage's values into the metrics file. Returns nothing: a notebook cell that ends with
+ * this call would otherwise print the whole file (every stage) under the cell.
  * Nested objects merge key by key (so run.wall_seconds keeps other notebooks' times);
  * arrays and scalars replace. Throws, before writing anything, on a key that is not
  * snake_case, a number that is not finite, or a value JSON cannot hold.
@@ -57,7 +58,7 @@ export function recordMetrics(
   values: Record<string, unknown>,
   file: string = defaultMetricsPath(),
   options: RecordOptions = {},
-): MetricsFile {
+): void {
   if (!SNAKE_CASE.test(stage)) throw new Error(`metrics stage "${stage}" is not snake_case (e.g. "price_regression")`);
   if (!isPlainObject(values)) throw new Error(`metrics for stage "${stage}" must be a plain object`);
   validate(values, stage);
@@ -67,7 +68,6 @@ export function recordMetrics(
   all[stage] = options.replace || !previous ? (clone(values) as Record<string, unknown>) : deepMerge(previous, values);
   const sorted = sortKeys(all) as MetricsFile;
   writeAtomic(file, JSON.stringify(sorted, null, 2) + '\n');
-  return sorted;
 }
 
 function validate(value: unknown, where: string): void {

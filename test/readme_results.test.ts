@@ -48,7 +48,7 @@ describe('renderReadmeResults', () => {
   test('wall-time lines carry the total and every notebook in order', () => {
     assert.equal(wallLine(metrics.run.wall_seconds), '2m01s (00 50.0 s, 01 1m11s)');
     assert.match(md, /Cold run .*finished 2026-12-02\): 56m40s \(00 6m40s, 02 50m00s\)\./);
-    assert.match(md, /Latest .*: 2m01s/);
+    assert.match(md, /Warm run .*: 2m01s/);
     assert.equal(wallLine(undefined), null);
   });
 });

@@ -124,9 +124,8 @@ export function renderReadmeResults(m: MetricsFile): string {
   const cold = wallLine(run.cold_wall_seconds);
   const warm = wallLine(run.wall_seconds);
   const lastCold = obj(run.last_cold_pipeline);
-  const lastWarm = obj(run.last_pipeline);
   if (cold) lines.push(`Cold run (\`npm run pipeline -- --cold\`, every cache empty${lastCold.date ? `, finished ${text(lastCold.date).slice(0, 10)}` : ''}): ${cold}.`, '');
-  if (warm) lines.push(`Latest \`npm run pipeline\` (caches as the runs before left them${lastWarm.date ? `, finished ${text(lastWarm.date).slice(0, 10)}` : ''}): ${warm}.`, '');
+  if (warm) lines.push(`Warm run (each notebook's latest \`npm run pipeline\`, caches in place): ${warm}.`, '');
   return lines.join('\n').trimEnd();
 }
 
