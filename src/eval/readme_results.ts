@@ -7,15 +7,12 @@
 import * as fs from 'fs';
 import { MetricsFile } from '../metrics_store';
 import { anchorOf } from './anchors';
-import { fixed, formatWall, markdownTable, pct } from './report';
+import { fixed, formatWall, isObj, markdownTable, num, Obj, pct, wallTimes } from './report';
 
 export const RESULTS_BEGIN = '<!-- results:begin (written by src/eval/readme_results.ts from outputs/metrics.json) -->';
 export const RESULTS_END = '<!-- results:end -->';
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const obj = (v: unknown): Obj => (isObj(v) ? v : {});
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 /** A signed number ("+1.12", "-0.37"); "—" when missing. */
 const signed = (v: unknown, digits = 2): string => {
   const n = num(v);
@@ -36,10 +33,9 @@ function ablationLabel(key: string): string {
 
 /** One wall-time line: "62m57s (00 38.5 s, 01 1m33s, …)", or null when the run has none recorded. */
 export function wallLine(times: unknown): string | null {
-  const entries = Object.entries(obj(times)).filter(([, v]) => num(v) !== undefined).sort(([a], [b]) => a.localeCompare(b));
-  if (entries.length === 0) return null;
-  const total = entries.reduce((s, [, v]) => s + (v as number), 0);
-  return `${formatWall(total)} (${entries.map(([k, v]) => `${k} ${formatWall(v as number)}`).join(', ')})`;
+  const { ids, seconds, total } = wallTimes(times);
+  if (ids.length === 0) return null;
+  return `${formatWall(total)} (${ids.map((k) => `${k} ${formatWall(seconds[k])}`).join(', ')})`;
 }
 
 function rows(m: MetricsFile): string[][] {

@@ -62,10 +62,20 @@ const KEY_FIGURES: Array<{ file: string; caption: string }> = [
   { file: '05_early_fusion_curve.png', caption: 'Early fusion training curve' },
 ];
 
-type Obj = Record<string, unknown>;
+export type Obj = Record<string, unknown>;
 
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+/** A plain object read from metrics.json (not an array, not null). */
+export const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A recorded number, or undefined when it is missing or not finite. */
+export const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/** A run's recorded wall times (e.g. run.wall_seconds) in notebook order, and their sum. */
+export function wallTimes(times: unknown): { ids: string[]; seconds: Record<string, number>; total: number } {
+  const seconds: Record<string, number> = {};
+  if (isObj(times)) for (const [k, v] of Object.entries(times)) if (num(v) !== undefined) seconds[k] = v as number;
+  const ids = Object.keys(seconds).sort();
+  return { ids, seconds, total: ids.reduce((s, k) => s + seconds[k], 0) };
+}
 
 /** A fraction as a percentage ("30.8 %"); "—" when it is not a finite number (a metric not recorded). */
 export function pct(v: unknown, digits = 1): string {
@@ -98,9 +108,7 @@ export function markdownTable(header: string[], rows: string[][]): string {
 
 function runSection(input: ReportInput): string[] {
   const run = isObj(input.metrics.run) ? input.metrics.run : {};
-  const wall = isObj(run.wall_seconds) ? run.wall_seconds : {};
-  const ids = Object.keys(wall).filter((k) => num(wall[k]) !== undefined).sort();
-  const total = ids.reduce((s, k) => s + (num(wall[k]) as number), 0);
+  const { ids, seconds: wall, total } = wallTimes(run.wall_seconds);
   const m = input.machine;
   const out = ['## What was run', ''];
   out.push(markdownTable(['', ''], [
@@ -114,7 +122,7 @@ function runSection(input: ReportInput): string[] {
   if (ids.length) {
     out.push('Wall time per notebook (the latest run of each, headless, from `run.wall_seconds` in metrics.json):', '');
     out.push(markdownTable(['notebook', 'what', 'wall time'], [
-      ...ids.map((id) => [id, NOTEBOOK_NAMES[id] ?? '', formatWall(num(wall[id]) as number)]),
+      ...ids.map((id) => [id, NOTEBOOK_NAMES[id] ?? '', formatWall(wall[id])]),
       ['total', `${ids.length} notebooks`, formatWall(total)],
     ]));
     const last = isObj(run.last_pipeline) ? run.last_pipeline : undefined;
