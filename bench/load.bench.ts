@@ -85,14 +85,14 @@ export async function run(): Promise<void> {
 
   const { child, url } = await startService(dir);
   try {
-    const send = async (i: number, query: typeof QUERY): Promise<{ ok: boolean; ms: number; indexMs: number; error?: string }> => {
+    const send = async (i: number, query: typeof QUERY): Promise<{ ok: boolean; ms: number; indexMs: number; stages?: Record<string, number>; error?: string }> => {
       const t0 = performance.now();
       try {
         const res = await fetch(`${url}/predict/similar`, { method: 'POST', body: formFor(i, query) });
-        const body = (await res.json()) as { results?: unknown[]; timings_ms?: { index_ms: number }; error?: string };
+        const body = (await res.json()) as { results?: unknown[]; timings_ms?: Record<string, number> & { index_ms: number }; error?: string };
         const ms = performance.now() - t0;
         if (res.status !== 200 || !Array.isArray(body.results) || body.results.length === 0) return { ok: false, ms, indexMs: NaN, error: `${res.status} ${body.error ?? ''}` };
-        return { ok: true, ms, indexMs: body.timings_ms?.index_ms ?? NaN };
+        return { ok: true, ms, indexMs: body.timings_ms?.index_ms ?? NaN, stages: body.timings_ms };
       } catch (err) {
         return { ok: false, ms: performance.now() - t0, indexMs: NaN, error: (err as Error).message };
       }
@@ -120,6 +120,9 @@ export async function run(): Promise<void> {
       const f1 = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : 'n/a');
       console.log(`load ${label}: bundle ${profile} (${listings.length} listings), query ${query === 'both' ? 'photo + title' : query}, k 10, concurrency ${CONCURRENCY}, ` +
         `${WARMUP} warm-up requests; throughput ${(results.length / seconds).toFixed(2)} req/s; rss ${rssBefore.toFixed(1)} → ${rssAfter.toFixed(1)} MB`);
+      // Where the time goes: the service's own timing of each stage (median over the requests).
+      const stageNames = [...new Set(ok.flatMap((r) => Object.keys(r.stages ?? {})))];
+      console.log(`load ${label}: stage medians (service side) ${stageNames.map((k) => `${k} ${f1(percentile(ok.map((r) => r.stages?.[k] ?? NaN).filter(Number.isFinite), 50))}`).join(', ')}`);
       console.log(`load ${label}: requests ${results.length}, errors ${errors}, p50 ${f1(lat.length ? percentile(lat, 50) : NaN)} ms, p95 ${f1(lat.length ? percentile(lat, 95) : NaN)} ms, ` +
         `index_p95 ${idx.length ? percentile(idx, 95).toFixed(3) : 'n/a'} ms, rss_growth ${(rssAfter - rssBefore).toFixed(1)} MB`);
     };

@@ -1,7 +1,7 @@
 /**
  * Notebook 02's runs: the ablation changes one lever per run; a distilling run trains on packed
  * teacher targets and is keyed on its teacher; products combine by mean probability or mean
- * log-probability.
+ * log-probability; their photo predictions are cached by the weights.
  */
 import { after, before, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -14,6 +14,10 @@ import type { Listing, SplitFile } from '../src/data/types';
 import { ablationRuns, evaluateCnn, recipeRun, trainCnnRun } from '../src/models/cnn_runs';
 import { withTeacherTargets } from '../src/train/distillation';
 import { productLevel } from '../src/eval/product_eval';
+
+// Cached results (src/artifacts/result_cache.ts) go to a temporary folder, not data/clean/results.
+process.env.RESULT_CACHE_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'result-cache-'));
+after(() => fs.rmSync(process.env.RESULT_CACHE_DIR as string, { recursive: true, force: true }));
 
 const SIZE = 64;
 class MemorySource implements ImagePixelSource {
@@ -79,6 +83,14 @@ describe('CNN runs of notebook 02', () => {
     assert.notEqual(a.result.hash, b.result.hash, 'another teacher, another checkpoint');
     const ev = evaluateCnn(a.model, data, 'val', SIZE, 'mean_log_probability');
     assert.equal(ev.product.n, data.products.val.length);
+    // Photo predictions are cached by the weights: a second call re-reads them; another model gets its own.
+    const cached = () => fs.readdirSync(process.env.RESULT_CACHE_DIR as string).filter((f) => f.startsWith('cnn_photo_predictions_')).length;
+    const files = cached();
+    assert.deepEqual(evaluateCnn(a.model, data, 'val', SIZE, 'mean_log_probability'), ev);
+    assert.equal(cached(), files);
+    const other = evaluateCnn(b.model, data, 'val', SIZE, 'mean_log_probability');
+    assert.equal(cached(), files + 1);
+    assert.notDeepEqual(other.images.probs, ev.images.probs);
     a.model.dispose();
     b.model.dispose();
   });

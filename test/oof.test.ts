@@ -4,7 +4,7 @@
  * photos in its fold; the TF-IDF OOF rows cannot have seen their own listing; the text_oof
  * artifact round-trips; a stacked pool fitted on OOF rows plus validation is checked by CV.
  */
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -16,6 +16,10 @@ import { ArtifactVersionError } from '../src/artifacts/registry';
 import { evaluateFusionStep, FusionSplit } from '../src/eval/fusion_steps';
 import { Rng } from '../src/rng';
 import { initTf } from '../src/tf/runtime';
+
+// Cached results (src/artifacts/result_cache.ts) go to a temporary folder, not data/clean/results.
+process.env.RESULT_CACHE_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'result-cache-'));
+after(() => fs.rmSync(process.env.RESULT_CACHE_DIR as string, { recursive: true, force: true }));
 
 before(async () => {
   await initTf();

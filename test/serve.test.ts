@@ -15,7 +15,9 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import { initTf } from '../src/tf/runtime';
 import { SearchService } from '../src/serve/service';
-import { startServer, RunningServer } from '../src/serve/server';
+import { DEFAULT_PHOTO_CONCURRENCY, startServer, RunningServer } from '../src/serve/server';
+import { MAX_PHOTOS } from '../src/serve/service';
+import { PHOTO_BATCH_QUEUE } from '../src/serve/encoders';
 import { MissingArtefactError } from '../src/serve/bundle';
 import { parseSettings } from '../src/serve/main';
 import { buildTinyBundle, CLASSES, syntheticPhoto, TinyListing } from './serve_fixture';
@@ -305,6 +307,10 @@ describe('hardening', () => {
     } finally {
       await srv.close();
     }
+  });
+
+  test('the backbone batcher holds every view the photo queue admits (no 503 for an admitted request)', () => {
+    assert.ok(DEFAULT_PHOTO_CONCURRENCY * MAX_PHOTOS * 2 <= PHOTO_BATCH_QUEUE, `${DEFAULT_PHOTO_CONCURRENCY} requests × ${MAX_PHOTOS} photos × 2 views > ${PHOTO_BATCH_QUEUE}`);
   });
 
   test('a full photo queue answers 503 with Retry-After; a spent budget answers 503', async () => {

@@ -18,9 +18,9 @@ import type * as OrtTypes from 'onnxruntime-node';
 import { ensureOnnxModel, OnnxExportOptions, OnnxModelFile } from './onnx_export';
 
 export interface OnnxBackboneOptions extends OnnxExportOptions {
-  /** Worker threads, each with its own single-threaded session (default: CPU count). 0 = run on the main thread. */
+  /** Worker threads, each with its own session (default: CPU count). 0 = run on the main thread. */
   workers?: number;
-  /** Threads of the main-thread session when workers = 0 (default: CPU count). */
+  /** ORT threads of each session (default: the CPU count shared among the workers, at least 1; all CPUs when workers = 0). */
   intraOpNumThreads?: number;
   /** Where the .onnx is cached (default outputs/models/onnx). */
   modelDir?: string;
@@ -143,7 +143,7 @@ export class OnnxBackbone {
   static async fromModelFile(model: Omit<OnnxModelFile, 'key' | 'converted'> & Partial<OnnxModelFile>, options: Pick<OnnxBackboneOptions, 'workers' | 'intraOpNumThreads'> = {}): Promise<OnnxBackbone> {
     const cpus = Math.max(1, os.cpus().length);
     const workers = options.workers ?? cpus;
-    const threads = workers > 0 ? 1 : options.intraOpNumThreads ?? cpus;
+    const threads = options.intraOpNumThreads ?? Math.max(1, Math.floor(cpus / Math.max(1, workers)));
     const backbone = new OnnxBackbone(model, workers, threads);
     if (workers > 0) {
       const workerData = {
@@ -181,7 +181,7 @@ export class OnnxBackbone {
 
   /** One line for logs: what runs where. */
   describe(): string {
-    const how = this.workers > 0 ? `${this.workers} worker thread${this.workers === 1 ? '' : 's'} × 1 ORT thread` : `main thread, ${this.threads} ORT threads`;
+    const how = this.workers > 0 ? `${this.workers} worker thread${this.workers === 1 ? '' : 's'} × ${this.threads} ORT thread${this.threads === 1 ? '' : 's'}` : `main thread, ${this.threads} ORT threads`;
     return `onnxruntime-node (CPU, graph optimisation all), ${how}; model ${this.model.file.split('/').pop()}`;
   }
 

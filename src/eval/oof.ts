@@ -13,9 +13,11 @@
  * - image heads on cached ResNet-50 features (src/models/teacher.ts's cross-fitting, 03's step-4
  *   MLP recipe), photos averaged per product as 03 does.
  *
- * The networks are checkpointed by the shared loop with the fold in their key, so a re-run loads them.
+ * The networks are checkpointed by the shared loop with the fold in their key, so a re-run loads
+ * them; the TF-IDF folds, which have no checkpoints, are cached as probabilities.
  */
 import { contentKey } from '../artifacts/content_key';
+import { cachedResult } from '../artifacts/result_cache';
 import { kFoldOfGroups, outOfFold } from './folds';
 import { fitTfidfBaseline, TfidfBaselineOptions } from '../text/tfidf_baseline';
 import type { TextFields } from '../text/tokenizer';
@@ -45,18 +47,23 @@ export function photoFolds(photoProductIds: readonly string[], productIds: reado
   });
 }
 
-/** OOF class probabilities of the TF-IDF baseline, one row per training listing. */
+/**
+ * OOF class probabilities of the TF-IDF baseline, one row per training listing. The k fits take
+ * ~20 s each and are not checkpointed, so the result is cached by its inputs (src/artifacts/result_cache.ts).
+ */
 export async function oofTfidf(
   train: { rows: readonly TextFields[]; labels: readonly number[] },
   val: { rows: readonly TextFields[]; labels: readonly number[] },
   fold: readonly number[], k: number, options: Omit<TfidfBaselineOptions, 'onEpochEnd'>,
 ): Promise<number[][]> {
-  return outOfFold(fold, k, async (fit, held) => {
+  const texts = (rows: readonly TextFields[]) => contentKey(rows.map((r) => [r.title, r.description]));
+  const inputs = { version: 1, train: texts(train.rows), trainLabels: train.labels, val: texts(val.rows), valLabels: val.labels, fold, k, options };
+  return cachedResult('oof_tfidf', inputs, () => outOfFold(fold, k, async (fit, held) => {
     const model = await fitTfidfBaseline({ rows: fit.map((i) => train.rows[i]), labels: fit.map((i) => train.labels[i]) }, val, options);
     const probs = model.predict(held.map((i) => train.rows[i]));
     model.dispose();
     return probs;
-  });
+  }));
 }
 
 /** The rows `rows` of encoded sequences. */

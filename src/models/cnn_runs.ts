@@ -8,7 +8,8 @@ import type { EpochLogs } from '../train/epoch_record';
 import { trainModel, TrainResult } from '../train/loop';
 import type { TrainSettings } from '../train/step';
 import { contentKey } from '../artifacts/content_key';
-import { evaluateModel } from '../train/predict';
+import { predictBatches } from '../train/predict';
+import { cachedResultSync } from '../artifacts/result_cache';
 import { evaluateImagesAndProducts, type ModelEvaluation, type Predictions } from '../eval/product_eval';
 import { withTeacherTargets, type DistillationSpec, type TeacherLabels } from '../train/distillation';
 import type { PhotoAggregation } from '../predictors/image_predictor';
@@ -104,10 +105,25 @@ export async function trainCnnRun(o: TrainCnnRunOptions): Promise<{ model: tf.La
   return { model, result, config, settings };
 }
 
-/** A split's photo predictions with flip TTA, evaluated per photo and per product with `aggregate`. */
+/**
+ * A split's photo predictions with flip TTA, evaluated per photo and per product with `aggregate`.
+ * The photo predictions are cached by the model's weights, the split's photos and the view
+ * (src/artifacts/result_cache.ts): a warm run re-reads them instead of predicting again.
+ */
 export function evaluateCnn(model: tf.LayersModel, data: MarketplaceData, split: 'val' | 'test', size: number, aggregate: PhotoAggregation = 'mean_probability', tta = true): ModelEvaluation {
-  const ev = evaluateModel(model, data.imageBatches(split, { size, batchSize: 128 }), data.categories, tta ? { tta: 'hflip' } : {});
-  return aggregate === 'mean_probability' ? ev : reaggregate(ev.images, aggregate, data.categories);
+  const inputs = { version: 1, weights: weightsKey(model), photos: data.imageExamples(split).map((e) => [e.imageId, e.label, e.productId]), size, tta };
+  const images = cachedResultSync('cnn_photo_predictions', inputs,
+    () => predictBatches(model, data.imageBatches(split, { size, batchSize: 128 }), tta ? { tta: 'hflip' } : {}));
+  return reaggregate(images, aggregate, data.categories);
+}
+
+/** A content key of a model's weights (names, shapes and values). */
+function weightsKey(model: tf.LayersModel): string {
+  const parts = model.weights.map((w) => {
+    const values = w.read().dataSync() as Float32Array;
+    return [w.name, w.shape, contentKey(values)];
+  });
+  return contentKey(parts);
 }
 
 /** The same photo predictions combined per product another way. */

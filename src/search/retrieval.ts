@@ -64,13 +64,15 @@ export function rankQueriesExact(gallery: EmbeddingSet, queries: EmbeddingSet, d
   const slack = options.exclude ? options.slack ?? 8 : 0;
   const keep = Math.min(gallery.ids.length, depth + slack);
   const batch = options.batchSize ?? 256;
-  const g = tf.tensor2d(normalizeRows(gallery.vectors, gallery.dim), [gallery.ids.length, gallery.dim]);
+  // The gallery transposed once, so each batch is a plain product: tfjs-wasm's BatchMatMul with
+  // transposeB set leaves XNNPACK for a naive loop, ~19× slower here (src/models/head.ts).
+  const g = tf.tidy(() => tf.transpose(tf.tensor2d(normalizeRows(gallery.vectors, gallery.dim), [gallery.ids.length, gallery.dim])));
   const unitQueries = normalizeRows(queries.vectors, queries.dim);
   const out: RankedLists = { rows: [], scores: [], latencyMs: [] };
   for (let start = 0; start < queries.ids.length; start += batch) {
     const m = Math.min(batch, queries.ids.length - start);
     const t0 = performance.now();
-    const { values, indices } = tf.tidy(() => tf.topk(tf.matMul(tf.tensor2d(unitQueries.subarray(start * queries.dim, (start + m) * queries.dim), [m, queries.dim]), g, false, true), keep));
+    const { values, indices } = tf.tidy(() => tf.topk(tf.matMul(tf.tensor2d(unitQueries.subarray(start * queries.dim, (start + m) * queries.dim), [m, queries.dim]), g), keep));
     const v = values.dataSync();
     const ix = indices.dataSync();
     tf.dispose([values, indices]);
