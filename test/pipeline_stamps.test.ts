@@ -43,7 +43,14 @@ test('stamps record the data set and upstream runs; changes make dependents stal
     raw = a;
     assert.equal(why('05'), null, 'back on the data set it ran on');
 
-    // A photo overwritten in place, size and mtime kept: ctime still moves.
+    // A copy of the same data set (new inode, times) is the same input: nothing to re-run.
+    const copy = path.join(tmp, 'copy');
+    fs.cpSync(a, copy, { recursive: true });
+    raw = copy;
+    assert.equal(why('05'), null, 'a copy of the data set it ran on');
+    raw = a;
+
+    // A photo overwritten in place, size and mtime kept: its bytes changed.
     const photo = path.join(a, 'images', 'p.jpg');
     const st = fs.statSync(photo);
     await new Promise((r) => setTimeout(r, 20));
