@@ -148,4 +148,24 @@ describe('pretrained ResNet-50: ONNX features = tfjs features', () => {
       await backbone.release();
     }
   });
+
+  test('runReusing: a pooled input buffer larger than the batch gives run\'s features, in a worker and on the main thread', { skip: !haveImages && 'data/raw/images is missing' }, async () => {
+    const per = 224 * 224 * 3;
+    for (const workers of [1, 0]) {
+      const backbone = await OnnxBackbone.create({ workers, modelDir: tmp });
+      try {
+        const two = (await backbone.run(x.slice(0, 2 * per), 2)).avg_pool.data;
+        const one = (await backbone.run(x.slice(0, per), 1)).avg_pool.data;
+        // Room for n + 1 inputs: the model must read only the batch's; the second call gets the
+        // first one's buffer back (still holding two photos) and fills only one.
+        const a = (await backbone.runReusing(2, n + 1, (buf) => buf.set(x.subarray(0, 2 * per)))).avg_pool.data;
+        const b = (await backbone.runReusing(1, n + 1, (buf) => buf.set(x.subarray(0, per)))).avg_pool.data;
+        assert.deepEqual(Array.from(a), Array.from(two), `workers ${workers}: batch of 2`);
+        assert.deepEqual(Array.from(b), Array.from(one), `workers ${workers}: batch of 1 in a reused buffer`);
+        await assert.rejects(backbone.runReusing(n + 2, n + 1, () => undefined), /do not fit/);
+      } finally {
+        await backbone.release();
+      }
+    }
+  });
 });

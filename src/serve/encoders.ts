@@ -41,6 +41,12 @@ export async function decodePhoto(bytes: Buffer, size: number): Promise<Buffer> 
   }
 }
 
+/** One view of a photo waiting for the backbone: its decoded pixels, plain or mirrored. */
+interface PhotoView {
+  rgb: Uint8Array;
+  mirrored: boolean;
+}
+
 /** Views per backbone call (micro-batch). */
 export const PHOTO_BATCH = 16;
 /**
@@ -61,7 +67,7 @@ export class PhotoFeaturizer {
     private readonly m: ServingManifest['backbone'],
     readonly views: number,
     private readonly choice: ServingBackbone,
-    private readonly batcher: MicroBatcher<Float32Array, Float32Array>,
+    private readonly batcher: MicroBatcher<PhotoView, Float32Array>,
   ) {}
 
   /**
@@ -76,16 +82,17 @@ export class PhotoFeaturizer {
     const backbone = await OnnxBackbone.fromModelFile({
       file: choice.file, inputName: m.inputName, outputNames: [m.output], inputShape: ['N', m.size, m.size, 3],
     }, { workers: options.workers ?? 1 });
-    const per = m.size * m.size * 3;
+    const s = m.size;
+    const per = s * s * 3;
     // One blank batch per worker at once (each goes to the least busy worker, so every one warms up).
-    await Promise.all(Array.from({ length: Math.max(1, backbone.workers) }, () => backbone.run(new Float32Array(PHOTO_BATCH * per), PHOTO_BATCH)));
-    const batcher = new MicroBatcher<Float32Array, Float32Array>({
+    await Promise.all(Array.from({ length: Math.max(1, backbone.workers) }, () => backbone.runReusing(PHOTO_BATCH, PHOTO_BATCH, () => undefined)));
+    const batcher = new MicroBatcher<PhotoView, Float32Array>({
       windowMs: 3, maxBatch: PHOTO_BATCH, maxConcurrent: Math.max(1, backbone.workers), maxQueue: PHOTO_BATCH_QUEUE,
-      run: async (inputs) => {
-        const x = new Float32Array(inputs.length * per);
-        inputs.forEach((v, i) => x.set(v, i * per));
-        const out = (await backbone.run(x, inputs.length))[m.output].data;
-        return inputs.map((_, i) => out.slice(i * m.featureDim, (i + 1) * m.featureDim));
+      run: async (views) => {
+        // Each view's caffe floats are written straight into the batch's (reused) input buffer.
+        const out = (await backbone.runReusing(views.length, PHOTO_BATCH,
+          (x) => views.forEach((v, i) => caffePreprocess(v.rgb, 1, s, x.subarray(i * per, (i + 1) * per), v.mirrored))))[m.output].data;
+        return views.map((_, i) => out.slice(i * m.featureDim, (i + 1) * m.featureDim));
       },
     });
     return new PhotoFeaturizer(backbone, m, views, choice, batcher);
@@ -102,8 +109,7 @@ export class PhotoFeaturizer {
 
   /** Feature vectors of one photo (its pixels from decodePhoto): [plain] or [plain, mirrored]. 503 when the backbone queue is full. */
   async features(rgb: Uint8Array): Promise<Float32Array[]> {
-    const s = this.m.size;
-    return Promise.all(Array.from({ length: this.views }, (_, v) => this.batcher.submit(caffePreprocess(rgb, 1, s, undefined, v === 1))))
+    return Promise.all(Array.from({ length: this.views }, (_, v) => this.batcher.submit({ rgb, mirrored: v === 1 })))
       .catch((err: unknown) => {
         throw err instanceof QueueFullError ? new InputError(503, err.message) : err;
       });
