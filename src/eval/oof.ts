@@ -18,11 +18,12 @@
  */
 import { contentKey } from '../artifacts/content_key';
 import { cachedResult } from '../artifacts/result_cache';
-import { kFoldOfGroups, outOfFold } from './folds';
+import { foldRows, kFoldOfGroups, outOfFold } from './folds';
 import { fitTfidfBaseline, TfidfBaselineOptions } from '../text/tfidf_baseline';
 import type { TextFields } from '../text/tokenizer';
 import { embeddingModel, predictBatched, sequenceBatches } from '../models/text_cnn';
-import { EncodedSplit, trainTextCnn, TrainTextCnnOptions } from '../text/text_cnn_training';
+import { EncodedSplit, TEXT_CNN_TRAINER, trainTextCnn, TrainTextCnnOptions } from '../text/text_cnn_training';
+import { trainOnBothCores } from '../train/both_cores';
 import { predictBatches } from '../train/predict';
 import { productLevel } from './product_eval';
 import { crossFittedSoftLabels, CrossFitOptions } from '../models/teacher';
@@ -92,8 +93,11 @@ export async function oofTextCnn(
   const assignment = foldAssignmentKey(options.productIds, fold);
   const folds: TextCnnOof['folds'] = [];
   let width = 0;
+  const foldOptions = (fit: number[], f: number): TrainTextCnnOptions => ({ ...options, train: selectEncoded(train, fit, L), fold: { k, fold: f, assignment } });
+  // The k networks are independent: train them two at a time (src/train/both_cores.ts); the loop below loads them.
+  await trainOnBothCores(foldRows(fold, k).map(({ fold: f, fit }) => () => foldOptions(fit, f)), trainTextCnn, TEXT_CNN_TRAINER);
   const rows = await outOfFold(fold, k, async (fit, held, f) => {
-    const { model, result } = await trainTextCnn({ ...options, train: selectEncoded(train, fit, L), fold: { k, fold: f, assignment } });
+    const { model, result } = await trainTextCnn(foldOptions(fit, f));
     const heldSplit = selectEncoded(train, held, L);
     const probs = predictBatches(model, sequenceBatches(heldSplit.ids, heldSplit.labels, L, 256)).probs;
     const embedded = predictBatched(embeddingModel(model), heldSplit.ids, L, 256);

@@ -17,6 +17,7 @@ import { evaluateImagesAndProducts, type ModelEvaluation, type Predictions } fro
 import { trainModel, TrainResult } from '../train/loop';
 import type { TrainSettings } from '../train/step';
 import type { EpochLogs } from '../train/epoch_record';
+import type { TrainerExport } from '../train/both_cores';
 
 export interface HeadConfig {
   inputDim: number;
@@ -247,6 +248,9 @@ export interface TrainHeadOptions {
   /** Default PATHS.models. */
   modelsDir?: string;
 }
+
+/** Where a worker thread finds trainHeadOnFeatures (src/train/both_cores.ts). */
+export const HEAD_TRAINER: TrainerExport = { modulePath: __filename, exportName: 'trainHeadOnFeatures' };
 
 /** Builds a head and trains it with the shared loop (checkpointed: a finished run is reloaded). */
 export async function trainHeadOnFeatures(options: TrainHeadOptions): Promise<{ model: tf.LayersModel; result: TrainResult }> {

@@ -10,7 +10,8 @@
  */
 import { deriveSeed, Rng } from '../rng';
 import type { TrainSettings } from '../train/step';
-import { averageProbs, FeatureSplit, HeadConfig, predictProbs, trainHeadOnFeatures } from './head';
+import { averageProbs, FeatureSplit, HEAD_TRAINER, HeadConfig, predictProbs, trainHeadOnFeatures, type TrainHeadOptions } from './head';
+import { trainOnBothCores } from '../train/both_cores';
 
 /** Fold index (0..k−1) of each row, dealing whole groups (products) into folds of near-equal group counts. */
 export function foldsByGroup(groups: readonly string[], k: number, seed: number): number[] {
@@ -74,18 +75,24 @@ export async function crossFittedSoftLabels(options: CrossFitOptions): Promise<C
   const folds = options.folds ? options.folds.slice() : foldsByGroup(train.productIds, k, options.head.seed);
   if (folds.length !== train.labels.length) throw new Error(`cross-fitting: ${folds.length} folds for ${train.labels.length} rows`);
   const probs = new Float32Array(train.labels.length * classes);
-  let correct = 0;
-  for (let f = 0; f < k; f++) {
+  const rowsOf = (f: number) => {
     const inFold: number[] = [];
     const outFold: number[] = [];
     folds.forEach((g, i) => (g === f ? inFold : outFold).push(i));
-    const fit = selectRows(train, outFold);
+    return { inFold, outFold };
+  };
+  const fitOptions = (f: number): TrainHeadOptions => ({
+    stage: options.stage, head: { ...options.head, seed: deriveSeed(options.head.seed, 'fold', f) }, train: selectRows(train, rowsOf(f).outFold), val: options.val,
+    flipAugment: train.views.length > 1, settings: options.settings, batchSize: options.batchSize,
+    config: { ...(options.config ?? {}), crossFit: { k, fold: f } }, modelsDir: options.modelsDir, quiet: options.quiet,
+  });
+  // The k heads are independent: train them two at a time (src/train/both_cores.ts); the loop below loads them.
+  await trainOnBothCores(Array.from({ length: k }, (_, f) => () => fitOptions(f)), trainHeadOnFeatures, HEAD_TRAINER);
+  let correct = 0;
+  for (let f = 0; f < k; f++) {
+    const { inFold, outFold } = rowsOf(f);
     const held = selectRows(train, inFold);
-    const { model } = await trainHeadOnFeatures({
-      stage: options.stage, head: { ...options.head, seed: deriveSeed(options.head.seed, 'fold', f) }, train: fit, val: options.val,
-      flipAugment: train.views.length > 1, settings: options.settings, batchSize: options.batchSize,
-      config: { ...(options.config ?? {}), crossFit: { k, fold: f } }, modelsDir: options.modelsDir, quiet: options.quiet,
-    });
+    const { model } = await trainHeadOnFeatures(fitOptions(f));
     const rows = averageProbs(...held.views.map((v) => predictProbs(model, v, held.dim)));
     model.dispose();
     let foldCorrect = 0;

@@ -8,6 +8,7 @@ import { tf } from '../tf/runtime';
 import { buildTextCnn, sequenceBatches, TEXT_CNN_RECIPE, TextCnnConfig } from '../models/text_cnn';
 import { trainModel, TrainResult } from '../train/loop';
 import type { TrainSettings } from '../train/step';
+import type { TrainerExport } from '../train/both_cores';
 import type { EpochLogs } from '../train/epoch_record';
 
 /** The recipe's loop settings for up to `epochs` epochs (the recipe's own count caps it). */
@@ -44,6 +45,9 @@ export interface TrainTextCnnOptions {
   quiet?: boolean;
   modelsDir?: string;
 }
+
+/** Where a worker thread finds trainTextCnn (src/train/both_cores.ts). */
+export const TEXT_CNN_TRAINER: TrainerExport = { modulePath: __filename, exportName: 'trainTextCnn' };
 
 /** Builds the text CNN and trains it with the shared loop (checkpointed: a finished run is reloaded). */
 export async function trainTextCnn(options: TrainTextCnnOptions): Promise<{ model: tf.LayersModel; result: TrainResult }> {
