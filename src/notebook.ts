@@ -76,8 +76,9 @@ export type { FeatureNorm, FeatureNormKind } from './models/feature_norm';
 export { alignProbs, buildFusionRows, FUSION_EMBEDDING_LAYER, fusionOutputs, lateFusionProbs, PHOTO_COMBINATION,
   trainFusion } from './models/fusion';
 export type { FusionAugment, FusionConfig, FusionRows } from './models/fusion';
-export { averageProbs, evaluateHead, headEmbeddings, RESNET_MLP_HEAD, resnetHeadSettings, resultRow, trainHeadOnFeatures } from './models/head';
-export type { FeatureSplit, HeadConfig } from './models/head';
+export { averageProbs, evaluateHead, HEAD_TRAINER, headEmbeddings, RESNET_MLP_HEAD, resnetHeadSettings, resultRow, trainHeadOnFeatures } from './models/head';
+export type { FeatureSplit, HeadConfig, TrainHeadOptions } from './models/head';
+export { trainOnBothCores } from './train/both_cores';
 export { fitElasticNet, fitOLS, fitRidge, gridSearch, logspace, paramGrid } from './models/linear';
 export type { DesignMatrix, LinearModel } from './models/linear';
 export { logLinearProbs } from './models/log_linear_fusion';

@@ -56,6 +56,9 @@ test('heads trained two at a time load with the weights of a sequential run', as
   const ran = await trainOnBothCores(seeds.map((s) => () => job(s, bothDir)), trainHeadOnFeatures, HEAD_TRAINER, { secondCore: true });
   assert.equal(ran.here + ran.secondCore, seeds.length);
   assert.ok(ran.secondCore >= 1, 'the worker thread trained at least one head');
+  assert.deepEqual(ran.statuses, ['trained', 'trained', 'trained']);
+  const again = await trainOnBothCores(seeds.map((s) => () => job(s, bothDir)), trainHeadOnFeatures, HEAD_TRAINER, { secondCore: true });
+  assert.deepEqual(again.statuses, ['loaded', 'loaded', 'loaded'], 'a second call finds every checkpoint');
   for (const [i, s] of seeds.entries()) {
     const loaded = await weightsOf(job(s, bothDir));
     assert.equal(loaded.status, 'loaded', `seed ${s}: its checkpoint was left by trainOnBothCores`);

@@ -12,6 +12,7 @@ import { initTf, tf } from '../src/tf/runtime';
 import { ImagePixelSource, MarketplaceData } from '../src/data/loader';
 import type { Listing, SplitFile } from '../src/data/types';
 import { ablationRuns, evaluateCnn, recipeRun, trainCnnRun } from '../src/models/cnn_runs';
+import { buildCnn } from '../src/models/cnn';
 import { withTeacherTargets } from '../src/train/distillation';
 import { productLevel } from '../src/eval/product_eval';
 
@@ -88,6 +89,13 @@ describe('CNN runs of notebook 02', () => {
     const files = cached();
     assert.deepEqual(evaluateCnn(a.model, data, 'val', SIZE, 'mean_log_probability'), ev);
     assert.equal(cached(), files);
+    // The same weights in a model built later (its layers numbered differently) are the same key.
+    const copy = buildCnn(a.config);
+    copy.setWeights(a.model.getWeights());
+    assert.notDeepEqual(copy.weights.map((w) => w.name), a.model.weights.map((w) => w.name));
+    assert.deepEqual(evaluateCnn(copy, data, 'val', SIZE, 'mean_log_probability'), ev);
+    assert.equal(cached(), files);
+    copy.dispose();
     const other = evaluateCnn(b.model, data, 'val', SIZE, 'mean_log_probability');
     assert.equal(cached(), files + 1);
     assert.notDeepEqual(other.images.probs, ev.images.probs);

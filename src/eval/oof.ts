@@ -95,7 +95,8 @@ export async function oofTextCnn(
   let width = 0;
   const foldOptions = (fit: number[], f: number): TrainTextCnnOptions => ({ ...options, train: selectEncoded(train, fit, L), fold: { k, fold: f, assignment } });
   // The k networks are independent: train them two at a time (src/train/both_cores.ts); the loop below loads them.
-  await trainOnBothCores(foldRows(fold, k).map(({ fold: f, fit }) => () => foldOptions(fit, f)), trainTextCnn, TEXT_CNN_TRAINER);
+  const byFold = foldRows(fold, k);
+  const trained = await trainOnBothCores(byFold.map(({ fold: f, fit }) => () => foldOptions(fit, f)), trainTextCnn, TEXT_CNN_TRAINER);
   const rows = await outOfFold(fold, k, async (fit, held, f) => {
     const { model, result } = await trainTextCnn(foldOptions(fit, f));
     const heldSplit = selectEncoded(train, held, L);
@@ -104,7 +105,9 @@ export async function oofTextCnn(
     model.dispose();
     width = embedded.width;
     const right = probs.filter((p, j) => p.indexOf(Math.max(...p)) === heldSplit.labels[j]).length;
-    folds.push({ fold: f, fitRows: fit.length, heldRows: held.length, accuracy: right / held.length, status: result.status });
+    // What happened to this fold's network in this call: trained (above, on either core) or loaded.
+    const status = trained.statuses[byFold.findIndex((b) => b.fold === f)] ?? result.status;
+    folds.push({ fold: f, fitRows: fit.length, heldRows: held.length, accuracy: right / held.length, status });
     return probs.map((p, j) => ({ p, e: embedded.values.subarray(j * width, (j + 1) * width) }));
   });
   const embeddings = new Float32Array(rows.length * width);

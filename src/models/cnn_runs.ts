@@ -117,13 +117,13 @@ export function evaluateCnn(model: tf.LayersModel, data: MarketplaceData, split:
   return reaggregate(images, aggregate, data.categories);
 }
 
-/** A content key of a model's weights (names, shapes and values). */
+/**
+ * A content key of a model's weights: shapes and values, in order. Not their names: tfjs numbers
+ * layers by how many were built before in the process (conv2d_3 vs conv2d_7), so the same weights
+ * loaded after another model would get another key.
+ */
 function weightsKey(model: tf.LayersModel): string {
-  const parts = model.weights.map((w) => {
-    const values = w.read().dataSync() as Float32Array;
-    return [w.name, w.shape, contentKey(values)];
-  });
-  return contentKey(parts);
+  return contentKey(model.weights.map((w) => [w.shape, contentKey(w.read().dataSync() as Float32Array)]));
 }
 
 /** The same photo predictions combined per product another way. */

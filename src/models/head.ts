@@ -10,6 +10,7 @@
  * - `predictProbs` / `evaluateHead` / `headEmbeddings`: softmax probabilities, the image- and
  *   product-level evaluation bundle of src/eval/product_eval.ts (with flip TTA), penultimate activations.
  */
+import * as path from 'path';
 import { tf } from '../tf/runtime';
 import { deriveSeed, Rng } from '../rng';
 import { seededDropout } from './seeded_dropout';
@@ -250,7 +251,7 @@ export interface TrainHeadOptions {
 }
 
 /** Where a worker thread finds trainHeadOnFeatures (src/train/both_cores.ts). */
-export const HEAD_TRAINER: TrainerExport = { modulePath: __filename, exportName: 'trainHeadOnFeatures' };
+export const HEAD_TRAINER: TrainerExport = { modulePath: path.join(__dirname, 'head.ts'), exportName: 'trainHeadOnFeatures' };
 
 /** Builds a head and trains it with the shared loop (checkpointed: a finished run is reloaded). */
 export async function trainHeadOnFeatures(options: TrainHeadOptions): Promise<{ model: tf.LayersModel; result: TrainResult }> {

@@ -4,6 +4,7 @@
  * each fold. The checkpoint key names the run, the recipe, the data and, for a fold run, the fold,
  * so a re-run loads every finished network.
  */
+import * as path from 'path';
 import { tf } from '../tf/runtime';
 import { buildTextCnn, sequenceBatches, TEXT_CNN_RECIPE, TextCnnConfig } from '../models/text_cnn';
 import { trainModel, TrainResult } from '../train/loop';
@@ -47,7 +48,7 @@ export interface TrainTextCnnOptions {
 }
 
 /** Where a worker thread finds trainTextCnn (src/train/both_cores.ts). */
-export const TEXT_CNN_TRAINER: TrainerExport = { modulePath: __filename, exportName: 'trainTextCnn' };
+export const TEXT_CNN_TRAINER: TrainerExport = { modulePath: path.join(__dirname, 'text_cnn_training.ts'), exportName: 'trainTextCnn' };
 
 /** Builds the text CNN and trains it with the shared loop (checkpointed: a finished run is reloaded). */
 export async function trainTextCnn(options: TrainTextCnnOptions): Promise<{ model: tf.LayersModel; result: TrainResult }> {

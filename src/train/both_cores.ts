@@ -12,16 +12,17 @@
  * here, one after the other.
  */
 import * as os from 'os';
+import * as path from 'path';
 import { isMainThread, parentPort, Worker, workerData } from 'worker_threads';
 import { initTf } from '../tf/runtime';
 
 const ROLE = 'marketplace-second-core';
 
 /** A trainer: builds and trains (or loads) one model from plain, structured-cloneable arguments. */
-export type Trainer<A> = (args: A) => Promise<{ model: { dispose(): void } }>;
+export type Trainer<A> = (args: A) => Promise<{ model: { dispose(): void }; result: { status: string } }>;
 
 export interface TrainerExport {
-  /** Absolute path of the module that exports the trainer (e.g. path.join(__dirname, 'head.ts')). */
+  /** Absolute path of the .ts module that exports the trainer: path.join(__dirname, 'head.ts'), not __filename (tslab names it .js). */
   modulePath: string;
   exportName: string;
 }
@@ -29,43 +30,56 @@ export interface TrainerExport {
 /**
  * Trains every job (a thunk, so that only the jobs running hold their arguments in memory), two at
  * a time, and disposes the models: afterwards each is a checkpoint the caller's loop loads.
- * Returns how many jobs ran on each thread.
+ * Returns how many jobs ran on each thread and what each did (trained, or found its checkpoint).
  * Arguments must be structured-cloneable (no callbacks); typed arrays are copied to the worker.
  */
-export async function trainOnBothCores<A>(jobs: ReadonlyArray<() => A>, train: Trainer<A>, where: TrainerExport, options: { secondCore?: boolean } = {}): Promise<{ here: number; secondCore: number }> {
-  const queue = jobs.slice();
+export async function trainOnBothCores<A>(jobs: ReadonlyArray<() => A>, train: Trainer<A>, where: TrainerExport, options: { secondCore?: boolean } = {}): Promise<BothCoresRun> {
+  const queue = jobs.map((job, index) => ({ job, index }));
+  const statuses: string[] = new Array(jobs.length);
   const useWorker = (options.secondCore ?? os.cpus().length > 1) && jobs.length > 1;
   const second = useWorker ? await SecondCore.start(where).catch((err: Error) => {
     console.warn(`trainOnBothCores: the second-core thread did not start (${err.message}); training one job at a time`);
     return null;
   }) : null;
   const done = { here: 0, secondCore: 0 };
-  const lane = async (thread: keyof typeof done, run: (args: A) => Promise<void>) => {
-    for (let job = queue.shift(); job; job = queue.shift()) {
-      await run(job());
+  const lane = async (thread: keyof typeof done, run: (args: A) => Promise<string>) => {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      statuses[next.index] = await run(next.job());
       done[thread]++;
     }
   };
   try {
     await Promise.all([
-      lane('here', async (args) => (await train(args)).model.dispose()),
+      lane('here', async (args) => {
+        const { model, result } = await train(args);
+        model.dispose();
+        return result.status;
+      }),
       ...(second ? [lane('secondCore', (args) => second.train(args))] : []),
     ]);
   } finally {
     await second?.close();
   }
-  return done;
+  return { ...done, statuses };
+}
+
+export interface BothCoresRun {
+  /** Jobs run on this thread and in the worker. */
+  here: number;
+  secondCore: number;
+  /** Per job, in order: what the trainer did ('trained', 'resumed' or 'loaded' a checkpoint). */
+  statuses: string[];
 }
 
 /** The worker thread and its one job in flight. */
 class SecondCore {
-  private pending: { resolve: () => void; reject: (e: Error) => void } | null = null;
+  private pending: { resolve: (status: string) => void; reject: (e: Error) => void } | null = null;
 
   private constructor(private readonly worker: Worker) {
-    worker.on('message', (m: { type: 'done' } | { type: 'error'; message: string }) => {
+    worker.on('message', (m: { type: 'done'; status: string } | { type: 'error'; message: string }) => {
       const p = this.pending;
       this.pending = null;
-      if (m.type === 'done') p?.resolve();
+      if (m.type === 'done') p?.resolve(m.status);
       else p?.reject(new Error(`second-core training: ${m.message}`));
     });
     const fail = (err: Error) => {
@@ -77,7 +91,8 @@ class SecondCore {
   }
 
   static start(where: TrainerExport): Promise<SecondCore> {
-    const file = __filename;
+    // Named with .ts: under tslab, __filename ends in .js (its compiled name), which does not exist.
+    const file = path.join(__dirname, 'both_cores.ts');
     const worker = new Worker(`require('tsx/cjs/api').register(); require(${JSON.stringify(file)});`, {
       eval: true,
       workerData: { role: ROLE, ...where },
@@ -93,7 +108,7 @@ class SecondCore {
     });
   }
 
-  train(args: unknown): Promise<void> {
+  train(args: unknown): Promise<string> {
     return new Promise((resolve, reject) => {
       this.pending = { resolve, reject };
       this.worker.postMessage({ type: 'train', args });
@@ -122,7 +137,7 @@ async function secondCoreMain(): Promise<void> {
       train({ ...(m.args as object), quiet: true }).then(
         (r) => {
           r.model.dispose();
-          port.postMessage({ type: 'done' });
+          port.postMessage({ type: 'done', status: r.result.status });
         },
         (err: Error) => port.postMessage({ type: 'error', message: err.stack ?? err.message }),
       );
