@@ -10,6 +10,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { initTf } from '../src/tf/runtime';
 import { fitWhitening, readWhitening, whitenSet, whitenVector, writeWhitening } from '../src/search/whitening';
 import { embeddingSet, normalized } from '../src/search/embedding_set';
@@ -54,6 +55,22 @@ describe('fitWhitening', () => {
       const cov = s / n;
       assert.ok(Math.abs(cov - (a === b ? 1 : 0)) < 0.02, `cov[${a}][${b}] = ${cov.toFixed(4)}`);
     }
+  });
+
+  test('fewer training rows than the search subspace: the rank-deficient basis still gives the top directions', () => {
+    // 8 rows in 20-d: the covariance has rank ≤ 7 while the subspace iteration keeps 13 columns, so its
+    // Gram matrix is singular and the Cholesky QR gives way to Householder QR.
+    const scales = [6, 3, 1.5, ...new Array(17).fill(0.2)];
+    const x = anisotropic(8, scales, 4);
+    const w = fitWhitening(x, 20, { components: 3, seed: 5 });
+    assert.ok(w.projection.every(Number.isFinite));
+    // The exact top eigenvalues of the covariance of the normalised, centred rows.
+    const rows = Array.from({ length: 8 }, (_, i) => Array.from(normalized(x.subarray(i * 20, (i + 1) * 20)), (v, j) => v - w.mean[j]));
+    const cov = new Matrix(rows).transpose().mmul(new Matrix(rows)).div(8);
+    const exact = new EigenvalueDecomposition(cov, { assumeSymmetric: true }).realEigenvalues.sort((a, b) => b - a).slice(0, 3);
+    w.eigenvalues.forEach((e, k) => assert.ok(Math.abs(e - exact[k]) < 1e-4 * exact[0], `eigenvalue ${k}: ${e} vs ${exact[k]}`));
+    const v = whitenVector(w, x.subarray(0, 20));
+    assert.ok(Math.abs(Math.hypot(...v) - 1) < 1e-5);
   });
 
   test('power 0 keeps the variances (PCA only); clear errors on bad sizes', () => {
