@@ -197,6 +197,9 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
 // Progress
 // ---------------------------------------------------------------------------------------
 
+/** Checkpoint folders whose load this process has announced. */
+const announcedLoads = new Set<string>();
+
 function progressSinks(quiet: boolean): { sinks: ProgressSink[] } {
   if (quiet) return { sinks: [] };
   if (!inNotebook()) return { sinks: [stderrSink()] };
@@ -236,7 +239,9 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
   if (done?.complete) {
     await loadWeightsInto(model, dir);
     for (const r of done.history) options.onEpochEnd?.(r.epoch, logsOf(r));
-    say(`[${stage}] loaded the trained checkpoint ${path.relative(PATHS.root, dir)} (best epoch ${done.bestEpoch}, val_loss ${done.bestValLoss.toFixed(4)}, trained in ${formatDuration(done.trainSeconds)}); pass retrain: true to train again`);
+    // Once per checkpoint and process: trainOnBothCores loads each one before the caller's loop loads it again.
+    if (!announcedLoads.has(dir)) say(`[${stage}] loaded the trained checkpoint ${path.relative(PATHS.root, dir)} (best epoch ${done.bestEpoch}, val_loss ${done.bestValLoss.toFixed(4)}, trained in ${formatDuration(done.trainSeconds)}); pass retrain: true to train again`);
+    announcedLoads.add(dir);
     return {
       status: 'loaded', dir, hash, history: done.history, bestEpoch: done.bestEpoch, bestValLoss: done.bestValLoss,
       stoppedEarly: done.stoppedEarly, trainSeconds: done.trainSeconds, params,
