@@ -35,40 +35,36 @@ export function resultFile(name: string, inputs: unknown, dir: string = resultCa
  * unreadable: a torn write is recomputed, not trusted). Writes atomically (temp file + rename).
  */
 export async function cachedResult<T>(name: string, inputs: unknown, compute: () => Promise<T>, dir: string = resultCacheDir()): Promise<T> {
-  const file = resultFile(name, inputs, dir);
-  const hit = readCached<T>(file, name);
-  if (hit) return hit.result;
-  const result = await compute();
-  writeCached(file, name, result);
-  return result;
+  const slot = resultSlot<T>(name, inputs, dir);
+  return slot.hit ? slot.hit.result : slot.save(await compute());
 }
 
 /** `cachedResult` for a synchronous computation. */
 export function cachedResultSync<T>(name: string, inputs: unknown, compute: () => T, dir: string = resultCacheDir()): T {
-  const file = resultFile(name, inputs, dir);
-  const hit = readCached<T>(file, name);
-  if (hit) return hit.result;
-  const result = compute();
-  writeCached(file, name, result);
-  return result;
+  const slot = resultSlot<T>(name, inputs, dir);
+  return slot.hit ? slot.hit.result : slot.save(compute());
 }
 
-const keyOf = (file: string, name: string) => path.basename(file, '.json').slice(name.length + 1);
-
-function readCached<T>(file: string, name: string): { result: T } | null {
+/** The cached result for these inputs, if readable, and how to save a computed one. */
+function resultSlot<T>(name: string, inputs: unknown, dir: string): { hit: { result: T } | null; save(result: T): T } {
+  const file = resultFile(name, inputs, dir);
+  const key = path.basename(file, '.json').slice(name.length + 1);
+  let hit: { result: T } | null = null;
   try {
     const cached = JSON.parse(fs.readFileSync(file, 'utf8')) as CachedResult<T>;
-    if (cached.format === 'marketplace-result' && cached.name === name && cached.key === keyOf(file, name)) return { result: cached.result };
+    if (cached.format === 'marketplace-result' && cached.name === name && cached.key === key) hit = { result: cached.result };
   } catch {
     // absent or torn: the caller computes
   }
-  return null;
-}
-
-function writeCached<T>(file: string, name: string, result: T): void {
-  const record: CachedResult<T> = { format: 'marketplace-result', name, key: keyOf(file, name), created: new Date().toISOString(), result };
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(record));
-  fs.renameSync(tmp, file);
+  return {
+    hit,
+    save(result: T): T {
+      const record: CachedResult<T> = { format: 'marketplace-result', name, key, created: new Date().toISOString(), result };
+      fs.mkdirSync(dir, { recursive: true });
+      const tmp = `${file}.${process.pid}.tmp`;
+      fs.writeFileSync(tmp, JSON.stringify(record));
+      fs.renameSync(tmp, file);
+      return result;
+    },
+  };
 }

@@ -225,8 +225,8 @@ export class OnnxBackbone {
     if (!(Number.isInteger(n) && n >= 1 && n <= capacity)) throw new Error(`runReusing: ${n} inputs do not fit a buffer of ${capacity}`);
     const dims = this.model.inputShape.map((d) => (typeof d === 'number' ? d : n));
     const per = dims.reduce((a, b) => a * b, 1) / n;
-    const buffer = this.pool.find((b) => b.length === capacity * per);
-    const x = buffer ? (this.pool.splice(this.pool.indexOf(buffer), 1), buffer) : new Float32Array(capacity * per);
+    const pooled = this.pool.findIndex((b) => b.length === capacity * per);
+    const x = pooled >= 0 ? this.pool.splice(pooled, 1)[0] : new Float32Array(capacity * per);
     fill(x.subarray(0, n * per));
     const giveBack = (b: Float32Array) => {
       if (this.pool.length < Math.max(1, this.workers) * 2) this.pool.push(b);
@@ -238,7 +238,6 @@ export class OnnxBackbone {
         giveBack(x);
       }
     }
-    if (this.slots.length === 0) throw new Error('the ONNX backbone was released');
     return this.leastBusy().post(this.nextId++, x, dims, giveBack);
   }
 
