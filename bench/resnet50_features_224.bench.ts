@@ -24,8 +24,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
 import { OnnxBackbone } from '../src/backbone/onnx_backbone';
-import { calibrationIds, ensureInt8OnnxModels, Int8ModelFile, ensureOnnxModel } from '../src/backbone/onnx_export';
-import { INT8_CALIBRATION_PHOTOS, recordedInt8, recordedModelPath } from '../src/backbone/int8';
+import { ensureInt8OnnxModels, Int8ModelFile, ensureOnnxModel } from '../src/backbone/onnx_export';
+import { int8CalibrationIds, recordedInt8, recordedModelPath } from '../src/backbone/int8';
 import { caffePreprocess } from '../src/backbone/resnet_tfjs';
 import { openDataset, openImageCache } from '../src/data/dataset';
 import { PROFILE } from '../src/config';
@@ -91,7 +91,7 @@ async function int8Model(trainIds: string[]): Promise<{ model: Pick<Int8ModelFil
   const file = recordedModelPath(recorded);
   const fp32 = ensureOnnxModel();
   if (file && fs.existsSync(file)) return { model: { ...fp32, file }, how: `recorded by notebook 03 (${recorded.method})` };
-  const ids = calibrationIds(trainIds, INT8_CALIBRATION_PHOTOS, PROFILE.seed);
+  const ids = int8CalibrationIds(trainIds, PROFILE.seed);
   const [model] = await ensureInt8OnnxModels([{ kind: 'minmax' }], { ids, pixels: await openImageCache(ids, 224) });
   return { model, how: `min-max, calibrated on ${ids.length} training photos` };
 }

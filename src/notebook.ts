@@ -30,10 +30,10 @@ export { artifactName, artifactPath, MODELS } from './artifacts/registry';
 export { buildConv5Model, conv4Engine, conv4FeatureSpec, fineTuneConv5, measureConv5Step, predictConv5 } from './backbone/conv5';
 export { embeddingsPaths, extractFeatures, FeatureStore, int8FeatureSpec, onnxFeatureEngine, readImageEmbeddings,
   resnetFeatureSpec, writeImageEmbeddings } from './backbone/features';
-export { cosineSummary, INT8_CALIBRATION_PHOTOS, INT8_FIDELITY_PHOTOS, INT8_MAX_DROP_PP, INT8_METHODS,
+export { cosineSummary, int8CalibrationIds, INT8_FIDELITY_PHOTOS, INT8_MAX_DROP_PP, INT8_METHODS,
   INT8_METRICS_STAGE, int8WithinTolerance, measureInt8Fidelity, resnetPrecision, servingViews, TTA_MIN_GAIN_PP } from './backbone/int8';
 export { OnnxBackbone } from './backbone/onnx_backbone';
-export { calibrationIds, ensureInt8OnnxModels, ensureOnnxModel } from './backbone/onnx_export';
+export { ensureInt8OnnxModels, ensureOnnxModel } from './backbone/onnx_export';
 export { ensureResnetFeatures, featuresAsExtractedBy03 } from './backbone/resnet_features';
 export { caffePreprocess, CONV4_OUTPUT_LAYER, featureModel, imagenetTopK, loadResnet50, readResnetArtifacts,
   tfjsFeatureEngine } from './backbone/resnet_tfjs';

@@ -16,11 +16,11 @@ import * as path from 'path';
 import { readMetrics } from '../metrics_store';
 import { performance } from 'perf_hooks';
 import type { ImagePixelSource } from '../data/loader';
-import { Int8ModelFile, ONNX_MODELS_DIR } from './onnx_export';
+import { calibrationIds, Int8ModelFile, ONNX_MODELS_DIR } from './onnx_export';
 import { OnnxBackbone } from './onnx_backbone';
 import { caffePreprocess, FEATURE_LAYER, RESNET_FEATURE_DIM } from './resnet_tfjs';
 import type { CalibrationMethod } from './quantize';
-import { rowCosine } from './quantize';
+import { methodName, rowCosine } from './quantize';
 
 export const INT8_METRICS_STAGE = 'resnet_int8';
 /** Calibration photos drawn from the training split. */
@@ -49,6 +49,16 @@ export interface RecordedInt8 {
 
 export function recordedInt8(metricsFile?: string): RecordedInt8 {
   return (readMetrics(metricsFile)[INT8_METRICS_STAGE] ?? {}) as RecordedInt8;
+}
+
+/** The seeded sample of training photos every int8 model is calibrated on (notebooks 02 and 03 build the same model). */
+export function int8CalibrationIds(trainIds: readonly string[], seed: number): string[] {
+  return calibrationIds(trainIds, INT8_CALIBRATION_PHOTOS, seed);
+}
+
+/** The calibration method notebook 03 chose last (by name in metrics.json), else the first measured. */
+export function recordedInt8Method(recorded: RecordedInt8 = recordedInt8()): CalibrationMethod {
+  return INT8_METHODS.find((m) => methodName(m) === recorded.method) ?? INT8_METHODS[0];
 }
 
 /** RESNET_PRECISION, else the recorded decision, else fp32. */

@@ -2,7 +2,9 @@
  * The cached ResNet-50 avg_pool features of photos, plain and mirrored, computed where missing:
  * notebook 03 trains its heads on them and notebook 02 its distillation teacher, so whichever
  * runs first pays for the backbone pass and the other only reads (the stores are keyed by
- * backbone, weights, size, preprocessing and flip; see features.ts).
+ * backbone, weights, size, preprocessing, flip and, for int8, the quantization; see features.ts).
+ * Both extract in the precision notebook 03 chose last (resnetPrecision(): fp32 until it measured),
+ * with the int8 model of its recorded calibration method, so one backbone pass serves both.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -10,8 +12,8 @@ import { PATHS } from '../config';
 import { progressCallback } from '../data/dataset';
 import type { ImagePixelSource } from '../data/loader';
 import { extractFeatures, FeatureStore, int8FeatureSpec, onnxFeatureEngine, resnetFeatureSpec } from './features';
-import { recordedInt8 } from './int8';
-import { Int8Quantization, ONNX_MODELS_DIR } from './onnx_export';
+import { int8CalibrationIds, Precision, recordedInt8, recordedInt8Method, resnetPrecision } from './int8';
+import { ensureInt8OnnxModels, Int8ModelFile, Int8Quantization, ONNX_MODELS_DIR } from './onnx_export';
 import { OnnxBackbone } from './onnx_backbone';
 import { readResnetArtifacts } from './resnet_tfjs';
 
@@ -28,6 +30,7 @@ export interface ExtractionRow {
 export interface ResnetFeatureViews {
   plain: FeatureStore;
   flipped: FeatureStore;
+  precision: Precision;
   /** One row per view: what was computed now and how fast. */
   extraction: ExtractionRow[];
   /** The engine that computed them ('' when everything was cached and no engine started). */
@@ -36,17 +39,36 @@ export interface ResnetFeatureViews {
   workers: number;
 }
 
-/** Features of `ids` (both views), extracting the missing ones on onnxruntime. Pixels: the 224 px cache. */
-export async function ensureResnetFeatures(ids: readonly string[], pixels: ImagePixelSource, label = 'features'): Promise<ResnetFeatureViews> {
+export interface ResnetFeatureOptions {
+  /** Training photos: the int8 model is calibrated on a seeded sample of them (int8CalibrationIds). */
+  trainIds: readonly string[];
+  seed: number;
+  /** Progress label. */
+  label?: string;
+}
+
+/**
+ * Features of `ids` (both views) in the precision notebook 03 chose (see the module comment),
+ * extracting the missing ones on onnxruntime. Pixels: the 224 px cache.
+ */
+export async function ensureResnetFeatures(ids: readonly string[], pixels: ImagePixelSource, options: ResnetFeatureOptions): Promise<ResnetFeatureViews> {
   const artifacts = readResnetArtifacts();
-  const stores = [false, true].map((flip) => new FeatureStore(resnetFeatureSpec(artifacts.hash, { flip })));
+  const recorded = recordedInt8();
+  const precision: Precision = resnetPrecision(process.env, recorded);
+  const int8Model: Int8ModelFile | null = precision === 'int8'
+    ? (await ensureInt8OnnxModels([recordedInt8Method(recorded)], { ids: int8CalibrationIds(options.trainIds, options.seed), pixels }))[0]
+    : null;
+  const stores = [false, true].map((flip) => {
+    const spec = resnetFeatureSpec(artifacts.hash, { flip });
+    return new FeatureStore(int8Model ? int8FeatureSpec(spec, int8Model.quantization) : spec);
+  });
   const needed = stores.some((s) => s.missing(ids).length > 0);
-  const backbone = needed ? await OnnxBackbone.create() : null;
+  const backbone = !needed ? null : int8Model ? await OnnxBackbone.fromModelFile(int8Model) : await OnnxBackbone.create();
   const extraction: ExtractionRow[] = [];
   try {
     for (const store of stores) {
       const flip = store.spec.flip;
-      const bar = progressCallback(`${label}${flip ? ' mirrored' : ''}`);
+      const bar = progressCallback(`${options.label ?? 'features'}${flip ? ' mirrored' : ''}`);
       const r = backbone
         ? await extractFeatures({ ids, pixels, store, engine: onnxFeatureEngine(backbone), batchSize: 8, onProgress: bar.onProgress })
         : { computed: 0, reused: new Set(ids).size, seconds: 0, imagesPerSecond: NaN };
@@ -58,7 +80,7 @@ export async function ensureResnetFeatures(ids: readonly string[], pixels: Image
   } finally {
     await backbone?.release();
   }
-  return { plain: stores[0], flipped: stores[1], extraction, engine: backbone?.describe() ?? '', workers: backbone?.workers ?? 0 };
+  return { plain: stores[0], flipped: stores[1], precision, extraction, engine: backbone?.describe() ?? '', workers: backbone?.workers ?? 0 };
 }
 
 /**
