@@ -17,7 +17,8 @@ import { ensureInt8OnnxModels, Int8ModelFile, Int8Quantization, ONNX_MODELS_DIR 
 import { OnnxBackbone } from './onnx_backbone';
 import { readResnetArtifacts } from './resnet_tfjs';
 
-export interface ExtractionRow {
+/** A type, not an interface, so a row is a plain record for showTable. */
+export type ExtractionRow = {
   view: 'plain' | 'mirrored';
   photos: number;
   computed: number;
@@ -25,7 +26,7 @@ export interface ExtractionRow {
   seconds: number;
   images_per_second: number | string;
   file: string;
-}
+};
 
 export interface ResnetFeatureViews {
   plain: FeatureStore;
@@ -45,6 +46,21 @@ export interface ResnetFeatureOptions {
   seed: number;
   /** Progress label. */
   label?: string;
+  /**
+   * Notebook 03 passes what it has just chosen (its fidelity-checked int8 model, or fp32 to score the
+   * other precision); by default both follow its last recorded choice.
+   */
+  precision?: Precision;
+  int8Model?: Int8ModelFile;
+}
+
+/** The plain and mirrored feature stores of one precision: fp32, or int8 of this quantization. */
+function resnetStores(weightsHash: string, quantization: Int8Quantization | null): [FeatureStore, FeatureStore] {
+  const store = (flip: boolean) => {
+    const spec = resnetFeatureSpec(weightsHash, { flip });
+    return new FeatureStore(quantization ? int8FeatureSpec(spec, quantization) : spec);
+  };
+  return [store(false), store(true)];
 }
 
 /**
@@ -54,14 +70,10 @@ export interface ResnetFeatureOptions {
 export async function ensureResnetFeatures(ids: readonly string[], pixels: ImagePixelSource, options: ResnetFeatureOptions): Promise<ResnetFeatureViews> {
   const artifacts = readResnetArtifacts();
   const recorded = recordedInt8();
-  const precision: Precision = resnetPrecision(process.env, recorded);
-  const int8Model: Int8ModelFile | null = precision === 'int8'
-    ? (await ensureInt8OnnxModels([recordedInt8Method(recorded)], { ids: int8CalibrationIds(options.trainIds, options.seed), pixels }))[0]
-    : null;
-  const stores = [false, true].map((flip) => {
-    const spec = resnetFeatureSpec(artifacts.hash, { flip });
-    return new FeatureStore(int8Model ? int8FeatureSpec(spec, int8Model.quantization) : spec);
-  });
+  const precision: Precision = options.precision ?? resnetPrecision(process.env, recorded);
+  const int8Model: Int8ModelFile | null = precision !== 'int8' ? null : options.int8Model
+    ?? (await ensureInt8OnnxModels([recordedInt8Method(recorded)], { ids: int8CalibrationIds(options.trainIds, options.seed), pixels }))[0];
+  const stores = resnetStores(artifacts.hash, int8Model?.quantization ?? null);
   const needed = stores.some((s) => s.missing(ids).length > 0);
   const backbone = !needed ? null : int8Model ? await OnnxBackbone.fromModelFile(int8Model) : await OnnxBackbone.create();
   const extraction: ExtractionRow[] = [];
@@ -98,9 +110,6 @@ export function featuresAsExtractedBy03(): { plain: FeatureStore; mirrored: Feat
     if (!recorded.model_file || !fs.existsSync(meta)) throw new Error(`notebook 03 extracted int8 features, but its model description ${meta} is missing: re-run npm run pipeline -- 03`);
     quantization = (JSON.parse(fs.readFileSync(meta, 'utf8')) as { quantization: Int8Quantization }).quantization;
   }
-  const store = (flip: boolean) => {
-    const spec = resnetFeatureSpec(artifacts.hash, { flip });
-    return new FeatureStore(quantization ? int8FeatureSpec(spec, quantization) : spec);
-  };
-  return { plain: store(false), mirrored: store(true), precision: quantization ? 'int8' : 'fp32' };
+  const [plain, mirrored] = resnetStores(artifacts.hash, quantization);
+  return { plain, mirrored, precision: quantization ? 'int8' : 'fp32' };
 }
