@@ -19,7 +19,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { CACHE_ROOT, PATHS, PROFILE } from '../src/config';
 import { readMetrics, recordMetrics } from '../src/metrics_store';
-import { writeReport } from '../src/eval/report';
+import { machineInfo, writeReport } from '../src/eval/report';
 import { updateReadmeResults } from '../src/eval/readme_results';
 import { dependencyMap, STAGES } from '../src/artifacts/registry';
 import { currentInputs, datasetFingerprint, memoised, staleReason, writeStamp } from '../src/pipeline_stamps';
@@ -61,6 +61,12 @@ export function plan(requested: string[], available: Map<string, string>, done: 
   return [...available.keys()].filter((id) => wanted.has(id));
 }
 
+/** Wall times only compare on the same machine (2 cores of one CPU model can be 2× slower than another's). */
+function machineLabel(): string {
+  const m = machineInfo();
+  return `${m.cpuCount} × ${m.cpuModel}`;
+}
+
 function fmtSeconds(s: number): string {
   return s < 60 ? `${s.toFixed(1)}s` : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
 }
@@ -75,7 +81,8 @@ function main(): number {
   const dataset = memoised(() => datasetFingerprint(PATHS.raw));
   const stale = (id: string) => staleReason(STAMP_DIR, id, DEPENDS_ON, dataset);
   const order = plan(requested, notebooks, (id) => stale(id) === null);
-  for (const id of order) if (!requested.includes(id)) console.log(`pipeline: running ${id} first: ${stale(id)}`);
+  // Only a partial request pulls in stale dependencies; with none requested every notebook runs anyway.
+  if (requested.length > 0) for (const id of order) if (!requested.includes(id)) console.log(`pipeline: running ${id} first: ${stale(id)}`);
   fs.mkdirSync(OUT_DIR, { recursive: true });
   fs.mkdirSync(STAMP_DIR, { recursive: true });
   console.log(`pipeline: profile ${PROFILE.name}, notebooks ${order.join(' ') || '(none)'} -> ${path.relative(PATHS.root, OUT_DIR)}/`);
@@ -126,7 +133,7 @@ function main(): number {
     date: new Date().toISOString(),
     [timesKey]: { ...(previous[timesKey] ?? {}), ...wall },
     ...(failed === 0 && order.length > 0
-      ? { [cold ? 'last_cold_pipeline' : 'last_pipeline']: { notebooks: order, seconds: Math.round((Date.now() - pipelineStarted) / 100) / 10, date: new Date().toISOString() } }
+      ? { [cold ? 'last_cold_pipeline' : 'last_pipeline']: { notebooks: order, seconds: Math.round((Date.now() - pipelineStarted) / 100) / 10, date: new Date().toISOString(), machine: machineLabel() } }
       : {}),
   });
   if (failed === 0 && order.length > 0) {

@@ -16,7 +16,7 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const metrics: MetricsFile = {
   run: { wall_seconds: { '01': 70.5, '00': 50 }, cold_wall_seconds: { '00': 400, '02': 3000 },
-    last_cold_pipeline: { date: '2026-12-02T15:00:00.000Z' } },
+    last_cold_pipeline: { date: '2026-12-02T15:00:00.000Z' }, last_pipeline: { machine: '2 × Test CPU' } },
   cnn: { test_accuracy: 0.3531, test_image_accuracy: 0.337, test_macro_f1: 0.314, val_accuracy: 0.369, epochs_run: 16, image_size: 64, train_seconds: 2280,
     distillation: { alpha: 0.7, temperature: 2, teacher_held_out_photo_accuracy: 0.562 },
     ablation_val_accuracy: { recipe: 0.369, short_no_distillation: 0.15, short_recipe: 0.189, short_no_augmentation: 0.162 } },
@@ -48,7 +48,8 @@ describe('renderReadmeResults', () => {
   test('wall-time lines carry the total and every notebook in order', () => {
     assert.equal(wallLine(metrics.run.wall_seconds), '2m01s (00 50.0 s, 01 1m11s)');
     assert.match(md, /Cold run .*finished 2026-12-02\): 56m40s \(00 6m40s, 02 50m00s\)\./);
-    assert.match(md, /Warm run .*: 2m01s/);
+    assert.match(md, /Warm run \(.*caches in place on 2 × Test CPU\): 2m01s/);
+    assert.doesNotMatch(md, /Cold run [^\n]* on /, 'no machine recorded for the cold run: none printed');
     assert.equal(wallLine(undefined), null);
   });
 });

@@ -120,8 +120,10 @@ export function renderReadmeResults(m: MetricsFile): string {
   const cold = wallLine(run.cold_wall_seconds);
   const warm = wallLine(run.wall_seconds);
   const lastCold = obj(run.last_cold_pipeline);
-  if (cold) lines.push(`Cold run (\`npm run pipeline -- --cold\`, every cache empty${lastCold.date ? `, finished ${text(lastCold.date).slice(0, 10)}` : ''}): ${cold}.`, '');
-  if (warm) lines.push(`Warm run (each notebook's latest \`npm run pipeline\`, caches in place): ${warm}.`, '');
+  const lastWarm = obj(run.last_pipeline);
+  const on = (last: Obj) => (last.machine ? ` on ${text(last.machine)}` : '');
+  if (cold) lines.push(`Cold run (\`npm run pipeline -- --cold\`, every cache empty${lastCold.date ? `, finished ${text(lastCold.date).slice(0, 10)}` : ''}${on(lastCold)}): ${cold}.`, '');
+  if (warm) lines.push(`Warm run (each notebook's latest \`npm run pipeline\`, caches in place${on(lastWarm)}): ${warm}.`, '');
   return lines.join('\n').trimEnd();
 }
 
