@@ -105,7 +105,7 @@ export { deriveSeed, Rng } from './rng';
 export { concatSets, embeddingSet, maxAbsDiff, meanByGroup, selectRows } from './search/embedding_set';
 export type { EmbeddingSet } from './search/embedding_set';
 export { categoryRetrieval, chancePrecision, dedupeByGroup, labelLists, latencySummary, overlapAtK, photoSearchScores,
-  rankQueries, sameItemRetrieval } from './search/retrieval';
+  rankQueries, rankQueriesExact, sameItemRetrieval } from './search/retrieval';
 export type { CategoryRetrieval, PhotoSearchScores } from './search/retrieval';
 export { photoDescriptor, rerankByCategory, writeSearchIndex } from './search/search_index';
 export { UsearchIndex } from './search/usearch_index';
