@@ -19,7 +19,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { CACHE_ROOT, PATHS, PROFILE } from '../src/config';
 import { readMetrics, recordMetrics } from '../src/metrics_store';
-import { machineInfo, writeReport } from '../src/eval/report';
+import { cpuLabel, machineInfo, writeReport } from '../src/eval/report';
 import { updateReadmeResults } from '../src/eval/readme_results';
 import { dependencyMap, STAGES } from '../src/artifacts/registry';
 import { currentInputs, datasetFingerprint, memoised, staleReason, writeStamp } from '../src/pipeline_stamps';
@@ -59,12 +59,6 @@ export function plan(requested: string[], available: Map<string, string>, done: 
   };
   for (const id of requested) visit(id, true);
   return [...available.keys()].filter((id) => wanted.has(id));
-}
-
-/** Wall times only compare on the same machine (2 cores of one CPU model can be 2× slower than another's). */
-function machineLabel(): string {
-  const m = machineInfo();
-  return `${m.cpuCount} × ${m.cpuModel}`;
 }
 
 function fmtSeconds(s: number): string {
@@ -128,12 +122,13 @@ function main(): number {
   if (cold && !process.env.KEEP_COLD_CACHE) fs.rmSync(cacheRoot, { recursive: true, force: true });
   const timesKey = cold ? 'cold_wall_seconds' : 'wall_seconds';
   const previous = (readMetrics().run ?? {}) as Record<string, Record<string, number> | undefined>;
+  // The machine beside the times: wall times only compare on one machine (2 cores of one CPU model can be 2× slower than another's).
   recordMetrics('run', {
     profile: PROFILE.name,
     date: new Date().toISOString(),
     [timesKey]: { ...(previous[timesKey] ?? {}), ...wall },
     ...(failed === 0 && order.length > 0
-      ? { [cold ? 'last_cold_pipeline' : 'last_pipeline']: { notebooks: order, seconds: Math.round((Date.now() - pipelineStarted) / 100) / 10, date: new Date().toISOString(), machine: machineLabel() } }
+      ? { [cold ? 'last_cold_pipeline' : 'last_pipeline']: { notebooks: order, seconds: Math.round((Date.now() - pipelineStarted) / 100) / 10, date: new Date().toISOString(), machine: cpuLabel(machineInfo()) } }
       : {}),
   });
   if (failed === 0 && order.length > 0) {

@@ -24,6 +24,11 @@ export interface MachineInfo {
   node: string;
 }
 
+/** '2 × <CPU model>': what wall times depend on most. */
+export function cpuLabel(m: MachineInfo): string {
+  return `${m.cpuCount} × ${m.cpuModel}`;
+}
+
 export function machineInfo(): MachineInfo {
   const cpus = os.cpus();
   return {
@@ -115,7 +120,7 @@ function runSection(input: ReportInput): string[] {
     ['profile', String(run.profile ?? input.profile ?? 'unknown')],
     ['last pipeline run', typeof run.date === 'string' ? run.date : '—'],
     ['report written', input.generated.toISOString()],
-    ['machine', `${m.cpuCount} × ${m.cpuModel}, ${m.memoryGiB} GiB memory, ${m.os}, Node ${m.node}`],
+    ['machine', `${cpuLabel(m)}, ${m.memoryGiB} GiB memory, ${m.os}, Node ${m.node}`],
     ['TensorFlow.js backend', String(run.backend ?? '—')],
   ]));
   out.push('');
