@@ -104,7 +104,7 @@ export { TextPredictor } from './predictors/text_predictor';
 export { deriveSeed, Rng } from './rng';
 export { concatSets, embeddingSet, maxAbsDiff, meanByGroup, selectRows } from './search/embedding_set';
 export type { EmbeddingSet } from './search/embedding_set';
-export { categoryRetrieval, chancePrecision, dedupeByGroup, labelLists, latencySummary, overlapAtK, photoSearchScores,
+export { categoryRetrieval, chancePrecision, dedupeByGroup, labelLists, latencySummary, overlapAtK, photoSearchRanking, photoSearchScores, scorePhotoSearch,
   rankQueries, rankQueriesExact, sameItemRetrieval } from './search/retrieval';
 export type { CategoryRetrieval, PhotoSearchScores } from './search/retrieval';
 export { photoDescriptor, rerankByCategory, writeSearchIndex } from './search/search_index';

@@ -18,6 +18,7 @@ import {
   quantileSorted,
   r2,
   recallAtK,
+  recallAtKPerQuery,
   relevantTotalsFromGallery,
   rmse,
   topKAccuracy,
@@ -171,6 +172,9 @@ test('retrieval metrics on a hand-worked example', () => {
   assert.deepEqual(totals, [2, 1]);
   close(recallAtK(queries, neighbours, 2, totals), (1 / 2 + 0) / 2);
   close(recallAtK(queries, neighbours, 3, totals), 1);
+  // Per query; a query with nothing relevant in the gallery is NaN there and skipped by the mean.
+  assert.deepEqual(Array.from(recallAtKPerQuery(queries, neighbours, 2, [2, 0])), [1 / 2, NaN]);
+  close(recallAtK(queries, neighbours, 2, [2, 0]), 1 / 2);
   assert.deepEqual(relevantTotalsFromGallery(['a'], ['a', 'b'], false), [1]);
   assert.throws(() => recallAtK(queries, neighbours, 3, [1, 1]), /relevantTotals says 1/);
   assert.throws(() => precisionAtK(queries, [['a']], 1), /differ in length: 2 vs 1/);

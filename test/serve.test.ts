@@ -472,3 +472,31 @@ describe('start-up', () => {
     assert.match(r.err, /run npm run pipeline first/);
   });
 });
+
+describe('a bundle where notebook 07 chose to re-rank photo queries', () => {
+  test('photo results are ordered by the image predictor\'s belief in their category first (β large)', async () => {
+    const dir = path.join(tmp, 'bundle-photo-rerank');
+    const built = await buildTinyBundle(dir, { searchChoice: {
+      photo: { index: 'head_embedding', rerankWeight: 1e6, validation: {} },
+      listing: { embedding: 'concat', rerankWeight: 0, validation: {} },
+    } });
+    const svc = await SearchService.load(dir, { workers: 1 });
+    try {
+      for (const l of built.listings) {
+        const q = await svc.encode({ images: [l.photoBytes[0]] });
+        const found = svc.similar(q, 6);
+        assert.equal(found.index, 'image');
+        const p = found.results.map((r) => q.probabilities[CLASSES.indexOf(r.category)]);
+        assert.equal(found.results.length, 6);
+        // β · Δp outweighs any cosine gap (at most 2) once Δp > 2e-6.
+        for (let i = 1; i < p.length; i++) assert.ok(p[i] <= p[i - 1] + 2e-6, `result ${i} (${found.results[i].category}) ranks after a less likely category: ${p.join(', ')}`);
+        // The same query on the bundle without re-ranking: ordered by similarity alone.
+        const plain = service.similar(await service.encode({ images: [l.photoBytes[0]] }), 6);
+        assert.deepEqual(new Set(plain.results.map((r) => r.id)), new Set(found.results.map((r) => r.id)));
+        for (let i = 1; i < plain.results.length; i++) assert.ok(plain.results[i].score <= plain.results[i - 1].score);
+      }
+    } finally {
+      await svc.close();
+    }
+  });
+});

@@ -24,6 +24,7 @@ import { buildFusionModel } from '../src/models/fusion';
 import { ImagePredictor } from '../src/predictors/image_predictor';
 import { TextPredictor } from '../src/predictors/text_predictor';
 import { FusionPredictor } from '../src/predictors/fusion_predictor';
+import { SearchIndexChoice, writeSearchIndex } from '../src/search/search_index';
 
 export const CLASSES = ['Appliances', 'Baby & Kids Stuff', 'Computers & Software'];
 export const SIZE = 32;
@@ -61,12 +62,15 @@ const TEXTS: Array<[string, string, number]> = [
 /**
  * Builds the bundle in `dir` (models under `dir`/src) and returns its listings. `fusion: 'model'`
  * serves a tiny early-fusion network (notebook 05's kind) instead of a late fusion, and its
- * fused embedding instead of the concatenation.
+ * fused embedding instead of the concatenation. `searchChoice`: notebook 07's search choices
+ * (photo index over the head embedding, re-ranking weights) saved with the bundle.
  */
-export async function buildTinyBundle(dir: string, options: { fusion?: 'concat' | 'model' } = {}): Promise<{ listings: TinyListing[]; dir: string }> {
+export async function buildTinyBundle(dir: string, options: { fusion?: 'concat' | 'model'; searchChoice?: SearchIndexChoice } = {}): Promise<{ listings: TinyListing[]; dir: string }> {
   const fusionKind = options.fusion ?? 'concat';
   const src = path.join(dir, 'src');
   fs.mkdirSync(src, { recursive: true });
+  const searchIndexDir = path.join(src, 'search_index');
+  if (options.searchChoice) writeSearchIndex(searchIndexDir, { choice: options.searchChoice, whitening: null });
 
   // Backbone: conv → relu → conv → global average pool named avg_pool (8 features, signed, so the head's ReLU units differ between photos).
   const input = tf.input({ shape: [SIZE, SIZE, 3], name: 'input_1' });
@@ -114,6 +118,7 @@ export async function buildTinyBundle(dir: string, options: { fusion?: 'concat' 
       dir, profile: 'test', classes: CLASSES, listings: listings.map(({ photoBytes: _p, description: _d, ...l }) => l),
       backbone: { onnxFile, inputName: exported.inputName, output: 'avg_pool', featureDim: 8, size: SIZE, preprocessing: 'caffe' },
       predictors: { image: path.join(predictorsDir, 'image'), text: path.join(predictorsDir, 'text'), fusion: path.join(predictorsDir, 'fusion') },
+      ...(options.searchChoice ? { searchIndex: searchIndexDir } : {}),
       fusedQuery: fusionKind === 'model' ? { kind: 'fusion_embedding' } : { kind: 'concat', imageWeight: 0.5, textWeight: 0.5 },
       indexes: {
         image: { set: embeddingSet(photoIds, 16, vectors?.image ?? Float32Array.from({ length: photoIds.length * 16 }, (_, i) => (i % 5) + 1)),

@@ -14,7 +14,7 @@ import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { initTf } from '../src/tf/runtime';
 import { fitWhitening, readWhitening, whitenSet, whitenVector, writeWhitening } from '../src/search/whitening';
 import { embeddingSet, normalized } from '../src/search/embedding_set';
-import { photoSearchScores, rankQueries, rankQueriesExact } from '../src/search/retrieval';
+import { photoSearchRanking, photoSearchScores, rankQueries, rankQueriesExact, scorePhotoSearch } from '../src/search/retrieval';
 import { BruteForceIndex } from '../src/search/vector_index';
 import { Rng } from '../src/rng';
 
@@ -168,5 +168,17 @@ describe('photoSearchScores', () => {
     const reranked = photoSearchScores(set, queries, gallery, (id) => productOf.get(id)!, category,
       { weight: 10, classOf, queryProbs: (q) => (classOf(productOf.get(queries[q])!) === 0 ? [1, 0] : [0, 1]) });
     assert.equal(reranked.precision_at_5, 1);
+    // One ranking, scored at several weights: weight 0 is similarity alone, and the re-ranking
+    // re-orders the same-item list too (a confident WRONG belief buries the other photo).
+    const ranking = photoSearchRanking(set, queries, gallery, (id) => productOf.get(id)!);
+    assert.deepEqual(scorePhotoSearch(ranking, category, { weight: 0, classOf, queryProbs: () => [1, 0] }), r);
+    const wrong = scorePhotoSearch(ranking, category, { weight: 10, classOf, queryProbs: (q) => (classOf(productOf.get(queries[q])!) === 0 ? [0, 1] : [1, 0]) });
+    assert.equal(wrong.same_item_recall_at_10, 0);
+    assert.equal(wrong.precision_at_5, 0);
+    // The per-query values average to the mean of the two figures (the selection criterion).
+    for (const s of [r, reranked, wrong]) {
+      const mean = s.valuePerQuery.reduce((a, b) => a + b, 0) / s.valuePerQuery.length;
+      assert.ok(Math.abs(mean - (s.precision_at_5 + s.same_item_recall_at_10) / 2) < 1e-12, `${mean} vs ${JSON.stringify(s)}`);
+    }
   });
 });

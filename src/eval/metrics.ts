@@ -414,21 +414,30 @@ export function recallAtK(
   k: number,
   relevantTotals: ArrayLike<number>,
 ): number {
+  const perQuery = recallAtKPerQuery(queryLabels, neighbourLabels, k, relevantTotals).filter((v) => !Number.isNaN(v));
+  if (perQuery.length === 0) throw new Error('recallAtK: no query has a relevant item in the gallery');
+  return perQuery.reduce((a, b) => a + b, 0) / perQuery.length;
+}
+
+/** recallAtK per query: NaN for a query with no relevant item in the gallery. */
+export function recallAtKPerQuery(
+  queryLabels: ArrayLike<RetrievalLabel>,
+  neighbourLabels: ArrayLike<ArrayLike<RetrievalLabel>>,
+  k: number,
+  relevantTotals: ArrayLike<number>,
+): Float64Array {
   checkRetrieval(queryLabels, neighbourLabels, k);
   checkSameLength('query labels and relevant totals', queryLabels, relevantTotals);
-  let total = 0;
-  let counted = 0;
+  const out = new Float64Array(queryLabels.length).fill(NaN);
   for (let q = 0; q < queryLabels.length; q++) {
     if (relevantTotals[q] <= 0) continue;
     const hits = relevantInTopK(queryLabels[q], neighbourLabels[q], k);
     if (hits > relevantTotals[q]) {
       throw new Error(`query ${q}: ${hits} relevant neighbours retrieved but relevantTotals says ${relevantTotals[q]}`);
     }
-    total += hits / relevantTotals[q];
-    counted++;
+    out[q] = hits / relevantTotals[q];
   }
-  if (counted === 0) throw new Error('recallAtK: no query has a relevant item in the gallery');
-  return total / counted;
+  return out;
 }
 
 /** Fraction of queries with at least one relevant neighbour among the first k ("hit rate"). */

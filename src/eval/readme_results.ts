@@ -100,8 +100,9 @@ function rows(m: MetricsFile): string[][] {
     out.push(['similar listings (07)',
       `listing queries (test → ${text(ret.gallery)} train + val listings, ${text(ret.embedding)}): same-category precision@5 ${fixed(ret.precision_at_5)} ` +
       `(re-ranked by the fused classifier ${fixed(ret.listing_precision_at_5_reranked)}), @1 ${fixed(ret.precision_at_1)}, MRR ${fixed(ret.mrr)}; ` +
-      `photo-only queries (${text(ret.photo_index)}): precision@5 ${fixed(ret.photo_precision_at_5)}, another photo of the same product in the top 10 ` +
-      `${fixed(ret.photo_same_item_recall_at_10)}; usearch HNSW recall@10 ${fixed(ret.ann_recall_at_10)}, ${text(ret.ann_query_p95_ms)} ms p95 per photo query`,
+      `photo-only queries (${text(ret.photo_index)}${ret.photo_rerank_weight ? `, re-ranked by the image classifier, β ${text(ret.photo_rerank_weight)}` : ''}): ` +
+      `precision@5 ${fixed(ret.photo_precision_at_5)}, another photo of the same product in the top 10 ${fixed(ret.photo_same_item_recall_at_10)}` +
+      `${ret.photo_rerank_weight ? ` (similarity alone ${fixed(ret.photo_precision_at_5_embedding_only)}, ${fixed(ret.photo_same_item_recall_at_10_embedding_only)})` : ''}; usearch HNSW recall@10 ${fixed(ret.ann_recall_at_10)}, ${text(ret.ann_query_p95_ms)} ms p95 per photo query`,
       'not measured']);
   }
   const parityCells = Object.entries(parity).filter(([, v]) => isObj(v)).sort(([a], [b]) => a.localeCompare(b))

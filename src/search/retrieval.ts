@@ -10,7 +10,7 @@
  * - `overlapAtK`: approximate vs exact (the share of the exact top k the index also returns).
  * - `chancePrecision`: what precision@k a random ranking would get (the base rate).
  */
-import { hitRateAtK, meanReciprocalRank, precisionAtK, recallAtK, relevantTotalsFromGallery, RetrievalLabel } from '../eval/metrics';
+import { hitRateAtK, meanReciprocalRank, precisionAtK, precisionAtKPerQuery, recallAtK, recallAtKPerQuery, relevantTotalsFromGallery, RetrievalLabel } from '../eval/metrics';
 import { EmbeddingSet, normalizeRows, rowOf, selectRows } from './embedding_set';
 import { rerankByCategory } from './search_index';
 import { Neighbours, VectorIndex } from './vector_index';
@@ -226,38 +226,89 @@ export interface PhotoSearchScores {
   same_item_hit_rate_at_10: number;
   queries: number;
   same_item_queries: number;
+  /**
+   * Per query photo, its share of (precision@5 + same-item recall@10) / 2: the mean over queries
+   * is that figure, and candidates scored on the same queries can be compared pair by pair
+   * (selectOnValidation).
+   */
+  valuePerQuery: Float64Array;
+}
+
+/** Class re-ranking of photo search: sim + weight · p_query(class of the neighbour's listing). */
+export interface PhotoRerank {
+  weight: number;
+  /** The query photo's class probabilities (q indexes the ranking's queries). */
+  queryProbs: (q: number) => ArrayLike<number>;
+  classOf: (productId: string) => number;
+}
+
+/** Photos a query photo is scored against, searched once so that any number of re-ranking weights can be scored. */
+export interface PhotoSearchRanking {
+  queryProducts: string[];
+  /** Per query: the listings its nearest gallery photos belong to (best photo each), best first, and their scores. */
+  listings: Array<{ groups: string[]; scores: number[] }>;
+  /** Per query: the products of the nearest photos of the whole set (the query itself left out), best first, and their scores. */
+  sameItem: Array<{ products: string[]; scores: number[] }>;
+  /** Per query: how many other photos its product has in the set. */
+  sameItemTotals: number[];
+}
+
+/** Photos searched for re-ranking: the nearest PHOTO_SEARCH_DEPTH photos, as the service fetches them. */
+export const PHOTO_SEARCH_DEPTH = 60;
+
+/**
+ * Photo-only search on one photo embedding set, both ways: `queryIds` search the photos of
+ * `galleryIds` for listings (de-duplicated per product), and every photo of `set` for another
+ * photo of their own product. Both keep PHOTO_SEARCH_DEPTH photos, the pool a re-ranking re-orders.
+ */
+export function photoSearchRanking(set: EmbeddingSet, queryIds: readonly string[], galleryIds: readonly string[], productOf: (photoId: string) => string): PhotoSearchRanking {
+  const queries = selectRows(set, queryIds);
+  const gallery = selectRows(set, galleryIds);
+  const galleryProduct = gallery.ids.map(productOf);
+  const ranked = rankQueriesExact(gallery, queries, PHOTO_SEARCH_DEPTH);
+  const listings = ranked.rows.map((rows, q) => {
+    const d = dedupeByGroup(rows, ranked.scores[q], (r) => galleryProduct[r], rows.length);
+    return { groups: d.groups, scores: d.scores };
+  });
+  const rowOfId = new Map(set.ids.map((id, i) => [id, i]));
+  const same = rankQueriesExact(set, queries, PHOTO_SEARCH_DEPTH, { exclude: (q, row) => row === rowOfId.get(queries.ids[q]) });
+  const allProducts = set.ids.map(productOf);
+  const queryProducts = queries.ids.map(productOf);
+  return {
+    queryProducts, listings,
+    sameItem: same.rows.map((rows, q) => ({ products: rows.map((r) => allProducts[r]), scores: same.scores[q] })),
+    sameItemTotals: relevantTotalsFromGallery(queryProducts, allProducts, true),
+  };
 }
 
 /**
- * Photo-only search scored both ways on one photo embedding set: `queryIds` search the photos of
- * `galleryIds` for listings (de-duplicated per product, precision@5 of the query's category), and
- * every photo of `set` for another photo of their own product (recall@10). With `rerank`, each
- * query's listings are re-ordered by sim + weight · p_query(listing's class) (rerankByCategory).
+ * Scores a photo search ranking: same-category precision@5 of the listings found, and recall@10 of
+ * another photo of the same product. With `rerank`, both lists are re-ordered by
+ * sim + weight · p_query(class) (rerankByCategory) first, as the service re-orders photo results.
  */
+export function scorePhotoSearch(ranking: PhotoSearchRanking, categoryOf: (productId: string) => string, rerank?: PhotoRerank): PhotoSearchScores {
+  const order = <T>(items: T[], scores: number[], productOf: (item: T) => string, q: number): T[] =>
+    !rerank || rerank.weight === 0 ? items : rerankByCategory(scores, items.map((it) => rerank.classOf(productOf(it))), rerank.queryProbs(q), rerank.weight).map((i) => items[i]);
+  const found = ranking.listings.map((l, q) => order(l.groups, l.scores, (g) => g, q).slice(0, 10));
+  const category = categoryRetrieval(ranking.queryProducts.map(categoryOf), found.map((l) => l.map(categoryOf)));
+  const same = ranking.sameItem.map((l, q) => order(l.products, l.scores, (p) => p, q).slice(0, 10));
+  const item = sameItemRetrieval(ranking.queryProducts, same, ranking.sameItemTotals);
+  const precision = precisionAtKPerQuery(ranking.queryProducts.map(categoryOf), found.map((l) => l.map(categoryOf)), 5);
+  const recall = recallAtKPerQuery(ranking.queryProducts, same, 10, ranking.sameItemTotals);
+  const n = precision.length;
+  const valuePerQuery = precision.map((p, q) => p / 2 + (Number.isNaN(recall[q]) ? 0 : (n * recall[q]) / (2 * item.queries)));
+  return { precision_at_5: category.precision_at_5, same_item_recall_at_10: item.recall_at_10, same_item_hit_rate_at_10: item.hit_rate_at_10,
+    queries: n, same_item_queries: item.queries, valuePerQuery };
+}
+
+/** photoSearchRanking scored once (scorePhotoSearch). */
 export function photoSearchScores(
   set: EmbeddingSet,
   queryIds: readonly string[],
   galleryIds: readonly string[],
   productOf: (photoId: string) => string,
   categoryOf: (productId: string) => string,
-  rerank?: { weight: number; queryProbs: (q: number) => ArrayLike<number>; classOf: (productId: string) => number },
+  rerank?: PhotoRerank,
 ): PhotoSearchScores {
-  const queries = selectRows(set, queryIds);
-  const gallery = selectRows(set, galleryIds);
-  const galleryProduct = gallery.ids.map(productOf);
-  const ranked = rankQueriesExact(gallery, queries, 60);
-  const found = ranked.rows.map((rows, q) => {
-    const listings = dedupeByGroup(rows, ranked.scores[q], (r) => galleryProduct[r], rerank ? 20 : 10);
-    if (!rerank || rerank.weight === 0) return listings.groups;
-    const order = rerankByCategory(listings.scores, listings.groups.map(rerank.classOf), rerank.queryProbs(q), rerank.weight);
-    return order.map((i) => listings.groups[i]);
-  });
-  const category = categoryRetrieval(queries.ids.map((id) => categoryOf(productOf(id))), found.map((l) => l.map(categoryOf)));
-  const rowOfId = new Map(set.ids.map((id, i) => [id, i]));
-  const same = rankQueriesExact(set, queries, 10, { exclude: (q, row) => row === rowOfId.get(queries.ids[q]) });
-  const queryProducts = queries.ids.map(productOf);
-  const allProducts = set.ids.map(productOf);
-  const item = sameItemRetrieval(queryProducts, same.rows.map((l) => l.map((r) => allProducts[r])), relevantTotalsFromGallery(queryProducts, allProducts, true));
-  return { precision_at_5: category.precision_at_5, same_item_recall_at_10: item.recall_at_10, same_item_hit_rate_at_10: item.hit_rate_at_10,
-    queries: queries.ids.length, same_item_queries: item.queries };
+  return scorePhotoSearch(photoSearchRanking(set, queryIds, galleryIds, productOf), categoryOf, rerank);
 }

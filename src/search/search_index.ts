@@ -4,7 +4,8 @@
  *
  * - photo-only queries: the index over every gallery photo, either 03's head embedding
  *   ('head_embedding') or the whitened raw backbone features ('whitened_features', with the
- *   whitening's mean and projection saved beside it);
+ *   whitening's mean and projection saved beside it), and whether the photos found are re-ranked
+ *   by the image predictor's category probabilities (and with what weight);
  * - listing queries (photo + text, or text): which listing embedding, and whether the neighbours
  *   are re-ranked by the fused classifier's category probabilities (and with what weight).
  *
@@ -27,6 +28,8 @@ export type PhotoIndexKind = 'head_embedding' | 'whitened_features';
 export interface SearchIndexChoice {
   photo: {
     index: PhotoIndexKind;
+    /** Weight β of the re-ranking score sim + β · p_query(listing's category), p from the image predictor; 0 or absent = pure similarity. */
+    rerankWeight?: number;
     /** Validation figures the choice was made on, per candidate (e.g. {head_embedding: {...}, whitened_features: {...}}). */
     validation: Record<string, Record<string, number>>;
   };

@@ -16,7 +16,7 @@ import * as path from 'path';
 import { initTf } from '../tf/runtime';
 import { concatVectors } from '../search/embedding_set';
 import { UsearchIndex } from '../search/usearch_index';
-import { dedupeByGroup } from '../search/retrieval';
+import { dedupeByGroup, PHOTO_SEARCH_DEPTH } from '../search/retrieval';
 import { argmax } from '../eval/metrics';
 import { ImagePredictor } from '../predictors/image_predictor';
 import { TextPredictor } from '../predictors/text_predictor';
@@ -232,17 +232,19 @@ export class SearchService {
     const index = this.indexes[name];
     const perPhoto = this.manifest.indexes[name].unit === 'photo';
     const vectors = q.fused ? [q.fused] : q.kind === 'image' ? (q.photoQueries as Float32Array[]) : [q.textEmbedding as Float32Array];
-    const beta = name === 'fused' ? this.search?.choice.listing.rerankWeight ?? 0 : 0;
+    const choice = this.search?.choice;
+    const beta = (name === 'fused' ? choice?.listing.rerankWeight : name === 'image' ? choice?.photo.rerankWeight : 0) ?? 0;
     const t = performance.now();
-    // Photo rows: fetch more so k distinct listings remain after keeping each listing's best photo;
-    // re-ranked listing queries: the 50 nearest, as 07 re-ranked them.
-    const depth = perPhoto ? k * 4 + 8 : beta > 0 ? Math.max(k, RERANK_DEPTH) : k;
+    // Photo rows: fetch more so k distinct listings remain after keeping each listing's best photo
+    // (re-ranked: the nearest PHOTO_SEARCH_DEPTH photos, as 07 re-ranked them); re-ranked listing
+    // queries: the 50 nearest, as 07 re-ranked them.
+    const depth = perPhoto ? Math.max(k * 4 + 8, beta > 0 ? PHOTO_SEARCH_DEPTH : 0) : beta > 0 ? Math.max(k, RERANK_DEPTH) : k;
     const found = vectors.map((v) => index.index.search(v, Math.min(index.index.size, depth)));
     let rows = found.flatMap((f) => Array.from(f.rows));
     let scores = found.flatMap((f) => Array.from(f.scores));
     let order = rows.map((_, i) => i).sort((a, b) => scores[b] - scores[a]);
     if (beta > 0) {
-      // 07's choice: sim + β · p_query(neighbour's category), p from the fusion predictor.
+      // 07's choice: sim + β · p_query(neighbour's category), p from the query's predictor (fusion, or image for photos).
       const classOf = (r: number) => this.manifest.classes.indexOf((this.listings.get(index.rows.listingIds[r]) as ServingListing).category);
       order = rerankByCategory(scores, rows.map(classOf), q.probabilities, beta);
     }
