@@ -63,7 +63,7 @@ export { scorePredictor } from './eval/predictor_eval';
 export { evaluateImagesAndProducts, evaluateProbs, evaluationMetrics, perClassRows, photoPredictions } from './eval/product_eval';
 export type { Evaluation, Predictions } from './eval/product_eval';
 export { writeReport } from './eval/report';
-export { correctness, productCandidates, selectOnValidation } from './eval/select';
+export { correctness, logLikelihoods, productCandidates, selectOnValidation } from './eval/select';
 export { GAZETTEER_ATTRIBUTION } from './geo/gazetteer';
 export { Geocoder, matchRates } from './geo/geocode';
 export { locationGain } from './geo/location_features';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { OTHER_CATEGORY, OneHotEncoder, Standardiser, TfidfVectoriser, hstack, tokenise } from '../src/models/features';
+import { CHAR_NGRAM_MARK, charNgrams, OTHER_CATEGORY, OneHotEncoder, Standardiser, TfidfVectoriser, hstack, tokenise } from '../src/models/features';
 
 function close(actual: number, expected: number, tol = 1e-9): void {
   assert.ok(Math.abs(actual - expected) <= tol, `expected ${expected}, got ${actual}`);
@@ -105,6 +105,24 @@ test('TF-IDF sublinear tf, unnormalised rows, sparse output and JSON round trip'
   const restored = TfidfVectoriser.fromJSON(JSON.parse(JSON.stringify(v.toJSON())));
   closeRows(restored.transform(DOCS), v.transform(DOCS));
   assert.throws(() => new TfidfVectoriser().transform(['x']), /not fitted: call fit\(trainDocs\) first/);
+});
+
+test('TF-IDF with character n-grams: marked terms from padded words, each block unit length, JSON round trip', () => {
+  assert.deepEqual(charNgrams(['cat'], [2, 3]), ['# c', '#ca', '#at', '#t ', '# ca', '#cat', '#at ']);
+  assert.throws(() => new TfidfVectoriser({ charNgrams: [3, 2] }), /1 ≤ min ≤ max/);
+  const v = new TfidfVectoriser({ charNgrams: [3, 3] }).fit(DOCS);
+  assert.ok(v.vocabulary.includes('cat') && v.vocabulary.includes('#cat') && v.vocabulary.includes('# ca'));
+  const vocab = v.vocabulary;
+  const [row] = v.transformSparse(['the cat sat']);
+  const blockNorm = (char: boolean) => Math.hypot(...row.indices.map((col, k) => (vocab[col].startsWith(CHAR_NGRAM_MARK) === char ? row.values[k] : 0)));
+  // Words and n-grams weigh the same, however many n-grams there are: each block has squared norm 1/2.
+  close(blockNorm(false), Math.SQRT1_2);
+  close(blockNorm(true), Math.SQRT1_2);
+  // A glued word shares its parts' n-grams, and nothing else.
+  const [glued] = v.transformSparse(['catsat']);
+  assert.ok(glued.indices.every((col) => vocab[col].startsWith(CHAR_NGRAM_MARK)) && glued.indices.length > 0);
+  const restored = TfidfVectoriser.fromJSON(JSON.parse(JSON.stringify(v.toJSON())));
+  closeRows(restored.transform(DOCS), v.transform(DOCS));
 });
 
 test('hstack concatenates blocks row by row', () => {

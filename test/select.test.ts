@@ -1,7 +1,7 @@
 /** The one-standard-error rule of selectOnValidation, on hand-made validation scores. */
 import { describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { correctness, productCandidates, selectOnValidation, standardError } from '../src/eval/select';
+import { correctness, logLikelihoods, productCandidates, selectOnValidation, standardError } from '../src/eval/select';
 
 /** 0/1 scores: `hits` ones then zeros, over n items. */
 const hits = (n: number, ones: number[]) => { const s = new Float64Array(n); for (const i of ones) s[i] = 1; return s; };
@@ -43,6 +43,8 @@ describe('selectOnValidation', () => {
   test('standard errors and per-item correctness', () => {
     assert.ok(Math.abs(standardError([1, 0, 1, 0]) - Math.sqrt(1 / 3 / 4)) < 1e-12);
     assert.deepEqual(Array.from(correctness([0, 1, 2], [[0.6, 0.4, 0], [0.5, 0.2, 0.3], [0.1, 0.1, 0.8]])), [1, 0, 1]);
+    assert.deepEqual(Array.from(logLikelihoods([0, 1], [[0.5, 0.5], [1, 0]])), [Math.log(0.5), Math.log(1e-7)]);
+    assert.throws(() => logLikelihoods([0], []), /1 labels but 0 probability rows/);
   });
 
   test('mismatched or empty inputs fail with a clear message', () => {

@@ -58,7 +58,8 @@ export async function oofTfidf(
   fold: readonly number[], k: number, options: Omit<TfidfBaselineOptions, 'onEpochEnd'>,
 ): Promise<number[][]> {
   const texts = (rows: readonly TextFields[]) => contentKey(rows.map((r) => [r.title, r.description]));
-  const inputs = { version: 1, train: texts(train.rows), trainLabels: train.labels, val: texts(val.rows), valLabels: val.labels, fold, k, options };
+  // version 2: the regression trains on sparse rows (fitSparseSoftmaxRegression).
+  const inputs = { version: 2, train: texts(train.rows), trainLabels: train.labels, val: texts(val.rows), valLabels: val.labels, fold, k, options };
   return cachedResult('oof_tfidf', inputs, () => outOfFold(fold, k, async (fit, held) => {
     const model = await fitTfidfBaseline({ rows: fit.map((i) => train.rows[i]), labels: fit.map((i) => train.labels[i]) }, val, options);
     const probs = model.predict(held.map((i) => train.rows[i]));

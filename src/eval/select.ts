@@ -72,6 +72,12 @@ export function correctness(labels: ArrayLike<number>, probs: ArrayLike<ArrayLik
   return out;
 }
 
+/** log p(label) per item, probabilities clipped at 1e-7 (as the log-loss): per-item scores for a log-loss comparison. */
+export function logLikelihoods(labels: ArrayLike<number>, probs: ArrayLike<ArrayLike<number>>): Float64Array {
+  if (labels.length !== probs.length) throw new Error(`logLikelihoods: ${labels.length} labels but ${probs.length} probability rows`);
+  return Float64Array.from({ length: labels.length }, (_, i) => Math.log(Math.max(1e-7, probs[i][labels[i]])));
+}
+
 /**
  * The one-standard-error rule over `candidates` (simplest first); `seMultiple` scales the
  * tolerated gap (default 1).

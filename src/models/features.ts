@@ -232,6 +232,17 @@ export function tokenise(text: string): string[] {
   return text.toLowerCase().match(/[\p{L}\p{N}]{2,}/gu) ?? [];
 }
 
+/** The character n-grams (lengths min..max) of each word padded as ` word `, each marked with CHAR_NGRAM_MARK. */
+export function charNgrams(words: readonly string[], [min, max]: [number, number]): string[] {
+  if (!(Number.isInteger(min) && Number.isInteger(max) && min >= 1 && max >= min)) throw new Error(`character n-gram lengths must be integers 1 ≤ min ≤ max, got [${min}, ${max}]`);
+  const out: string[] = [];
+  for (const w of words) {
+    const padded = ` ${w} `;
+    for (let n = min; n <= max; n++) for (let i = 0; i + n <= padded.length; i++) out.push(CHAR_NGRAM_MARK + padded.slice(i, i + n));
+  }
+  return out;
+}
+
 export interface TfidfOptions {
   /** Keep the terms with the highest document frequency (ties by term), at most this many. */
   maxFeatures?: number;
@@ -245,6 +256,14 @@ export interface TfidfOptions {
   stopWords?: Iterable<string>;
   /** Divide each row by its Euclidean norm (default true). */
   l2Normalise?: boolean;
+  /**
+   * Also the character n-grams of each word, lengths [min, max], the word padded with a space on
+   * each side (sklearn's char_wb): they match word parts, misspellings and glued words
+   * (`"bossgood"` shares `"boss"`'s n-grams). They form a second block of terms, l2-normalised
+   * apart from the words' block (then the row again), so a word's many n-grams weigh as much
+   * together as the words do, not ten times more.
+   */
+  charNgrams?: [number, number];
 }
 
 export interface SparseRow {
@@ -260,7 +279,12 @@ export interface TfidfState {
   sublinearTf: boolean;
   l2Normalise: boolean;
   stopWords: string[];
+  /** Character n-gram lengths [min, max] (absent: words only). */
+  charNgrams?: [number, number];
 }
+
+/** Marks a character n-gram term (never part of a word token) so it cannot collide with a word. */
+export const CHAR_NGRAM_MARK = '#';
 
 /**
  * TF-IDF with sklearn's defaults: smooth idf = ln((1 + nDocs) / (1 + df)) + 1, raw term
@@ -269,10 +293,13 @@ export interface TfidfState {
 export class TfidfVectoriser {
   private state: TfidfState | null = null;
   private index = new Map<string, number>();
+  /** 1 where the vocabulary's term is a character n-gram. */
+  private isCharTerm = new Uint8Array(0);
   private stop = new Set<string>();
 
   constructor(private readonly options: TfidfOptions = {}) {
     for (const w of options.stopWords ?? []) this.stop.add(w.toLowerCase());
+    if (options.charNgrams) charNgrams([], options.charNgrams); // checks the lengths now, not at fit
   }
 
   fit(docs: ArrayLike<string>): this {
@@ -304,6 +331,7 @@ export class TfidfVectoriser {
       sublinearTf: this.options.sublinearTf ?? false,
       l2Normalise: this.options.l2Normalise ?? true,
       stopWords: [...this.stop].sort(compareStrings),
+      ...(this.options.charNgrams ? { charNgrams: this.options.charNgrams } : {}),
     });
     return this;
   }
@@ -324,6 +352,12 @@ export class TfidfVectoriser {
         return (s.sublinearTf ? 1 + Math.log(tf) : tf) * s.idf[col];
       });
       if (s.l2Normalise) {
+        if (s.charNgrams) {
+          // Each block (words, character n-grams) to unit length first.
+          const norms = [0, 0];
+          indices.forEach((col, k) => { norms[this.isCharTerm[col]] += values[k] * values[k]; });
+          indices.forEach((col, k) => { const n = norms[this.isCharTerm[col]]; if (n > 0) values[k] /= Math.sqrt(n); });
+        }
         const norm = Math.sqrt(values.reduce((acc, v) => acc + v * v, 0));
         if (norm > 0) for (let k = 0; k < values.length; k++) values[k] /= norm;
       }
@@ -369,12 +403,15 @@ export class TfidfVectoriser {
   private terms(doc: string): string[] {
     if (typeof doc !== 'string') throw new Error(`TfidfVectoriser: a document is ${typeof doc}, not a string`);
     const tokens = tokenise(doc);
-    return this.stop.size === 0 ? tokens : tokens.filter((t) => !this.stop.has(t));
+    const words = this.stop.size === 0 ? tokens : tokens.filter((t) => !this.stop.has(t));
+    const range = this.state?.charNgrams ?? this.options.charNgrams;
+    return range ? [...words, ...charNgrams(words, range)] : words;
   }
 
   private setState(state: TfidfState): void {
     this.state = state;
     this.index = new Map(state.vocabulary.map((t, i) => [t, i]));
+    this.isCharTerm = Uint8Array.from(state.vocabulary, (t) => (t.startsWith(CHAR_NGRAM_MARK) ? 1 : 0));
   }
 
   private fitted(): TfidfState {

@@ -184,7 +184,7 @@ function rowsOf(x: Float32Array, d: number, where: string): number {
 }
 
 /** Mean cross-entropy and accuracy of probability rows (natural log, probabilities clipped at 1e-7). */
-function crossEntropyAndAccuracy(probs: number[][], y: ArrayLike<number>): { loss: number; acc: number } {
+export function crossEntropyAndAccuracy(probs: number[][], y: ArrayLike<number>): { loss: number; acc: number } {
   let loss = 0;
   let correct = 0;
   for (let i = 0; i < probs.length; i++) {

@@ -12,7 +12,8 @@ import * as path from 'path';
 import { tf } from '../tf/runtime';
 import { loadModel, saveModel } from '../train/model_io';
 import { TfidfState, TfidfVectoriser } from '../models/features';
-import { tfidfDocument, tfidfMatrix } from '../text/tfidf_baseline';
+import { tfidfDocument } from '../text/tfidf_baseline';
+import { sparseSoftmaxProbs } from '../models/sparse_softmax_regression';
 import { encodeFields, tokenizeFields, Vocabulary, VocabularyState } from '../text/tokenizer';
 import { TEXT_EMBEDDING_LAYER } from '../models/text_cnn';
 import { artifactHeader } from '../artifacts/registry';
@@ -75,23 +76,10 @@ export class TextPredictor implements Predictor {
     return this.spec.classes;
   }
 
-  /** TF-IDF probabilities of documents (softmax regression: x·W + b, softmax). */
-  private tfidfProbs(listings: readonly ListingInput[], batchSize = 256): Float32Array {
-    const k = this.spec.classes.length;
-    const d = this.tfidf.vectoriser.vocabulary.length;
-    const out = new Float32Array(listings.length * k);
-    const w = tf.tensor2d(this.tfidf.kernel, [d, k]);
-    const b = tf.tensor1d(this.tfidf.bias);
-    for (let start = 0; start < listings.length; start += batchSize) {
-      const chunk = listings.slice(start, start + batchSize);
-      const x = tfidfMatrix(this.tfidf.vectoriser, chunk.map((l) => tfidfDocument(l, this.tfidf.titleRepeats)));
-      const p = tf.tidy(() => tf.softmax(tf.add(tf.matMul(tf.tensor2d(x, [chunk.length, d]), w), b)));
-      out.set(p.dataSync() as Float32Array, start * k);
-      p.dispose();
-    }
-    w.dispose();
-    b.dispose();
-    return out;
+  /** TF-IDF probabilities of documents (softmax regression: x·W + b, softmax, on the sparse rows). */
+  private tfidfProbs(listings: readonly ListingInput[]): Float32Array {
+    const rows = this.tfidf.vectoriser.transformSparse(listings.map((l) => tfidfDocument(l, this.tfidf.titleRepeats)));
+    return Float32Array.from(sparseSoftmaxProbs(rows, this.tfidf.kernel, this.tfidf.bias).flat());
   }
 
   /** Ids the CNN reads for a listing's text. */

@@ -1,15 +1,16 @@
 /**
  * The text baseline: TF-IDF features fitted on the training split (TfidfVectoriser:
- * sklearn-style smooth idf, sublinear tf, l2-normalised rows) and multinomial logistic
- * regression on them (fitSoftmaxRegression: one softmax layer with an L2 penalty, Adam,
- * early stopping on validation loss).
+ * sklearn-style smooth idf, sublinear tf, l2-normalised rows; words and, optionally, their
+ * character n-grams) and multinomial logistic regression on them (fitSparseSoftmaxRegression:
+ * one softmax layer with an L2 penalty, Adam, early stopping on validation loss, on sparse rows).
  *
  * The document is the title written `titleRepeats` times (default 2), then the description:
  * repeating the title doubles the term frequency of its words, so the few words that name the
  * item weigh more than the seller's boilerplate (sublinear tf keeps that from dominating).
  */
 import { TfidfVectoriser } from '../models/features';
-import { fitSoftmaxRegression, type EpochMetrics, type SoftmaxFitResult } from '../models/softmax_regression';
+import type { EpochMetrics } from '../models/softmax_regression';
+import { fitSparseSoftmaxRegression, SparseSoftmaxFitResult } from '../models/sparse_softmax_regression';
 import type { TextFields } from './tokenizer';
 
 export interface TfidfBaselineOptions {
@@ -19,6 +20,8 @@ export interface TfidfBaselineOptions {
   minDf?: number;
   sublinearTf?: boolean;
   maxFeatures?: number;
+  /** Character n-gram lengths [min, max] beside the words (TfidfOptions.charNgrams); absent: words only. */
+  charNgrams?: [number, number];
   l2?: number;
   learningRate?: number;
   batchSize?: number;
@@ -33,20 +36,10 @@ export function tfidfDocument(fields: TextFields, titleRepeats = 2): string {
   return `${(fields.title + ' ').repeat(titleRepeats)}${fields.description}`;
 }
 
-/** Dense row-major [n, vocabulary] float32 TF-IDF matrix. */
-export function tfidfMatrix(vectoriser: TfidfVectoriser, docs: readonly string[]): Float32Array {
-  const width = vectoriser.vocabulary.length;
-  const x = new Float32Array(docs.length * width);
-  vectoriser.transformSparse(docs).forEach((row, i) => {
-    for (let k = 0; k < row.indices.length; k++) x[i * width + row.indices[k]] = row.values[k];
-  });
-  return x;
-}
-
 export interface TfidfBaseline {
   vectoriser: TfidfVectoriser;
-  fit: SoftmaxFitResult;
-  options: Required<Omit<TfidfBaselineOptions, 'onEpochEnd' | 'maxFeatures'>> & { maxFeatures?: number };
+  fit: SparseSoftmaxFitResult;
+  options: Required<Omit<TfidfBaselineOptions, 'onEpochEnd' | 'maxFeatures' | 'charNgrams'>> & { maxFeatures?: number; charNgrams?: [number, number] };
   /** Class probabilities of listings (one row each). */
   predict(rows: readonly TextFields[]): number[][];
   /** Terms with the largest weight for a class (what the model reads as evidence). */
@@ -65,6 +58,7 @@ export async function fitTfidfBaseline(
     minDf: options.minDf ?? 2,
     sublinearTf: options.sublinearTf ?? true,
     maxFeatures: options.maxFeatures,
+    charNgrams: options.charNgrams,
     l2: options.l2 ?? 1e-5,
     learningRate: options.learningRate ?? 0.03,
     batchSize: options.batchSize ?? 128,
@@ -73,11 +67,11 @@ export async function fitTfidfBaseline(
     seed: options.seed ?? 42,
   };
   const doc = (f: TextFields) => tfidfDocument(f, o.titleRepeats);
-  const vectoriser = new TfidfVectoriser({ minDf: o.minDf, sublinearTf: o.sublinearTf, maxFeatures: o.maxFeatures }).fit(train.rows.map(doc));
+  const vectoriser = new TfidfVectoriser({ minDf: o.minDf, sublinearTf: o.sublinearTf, maxFeatures: o.maxFeatures, charNgrams: o.charNgrams }).fit(train.rows.map(doc));
   const width = vectoriser.vocabulary.length;
-  const fit = await fitSoftmaxRegression(
-    { x: tfidfMatrix(vectoriser, train.rows.map(doc)), y: train.labels },
-    { x: tfidfMatrix(vectoriser, val.rows.map(doc)), y: val.labels },
+  const fit = await fitSparseSoftmaxRegression(
+    { rows: vectoriser.transformSparse(train.rows.map(doc)), y: train.labels },
+    { rows: vectoriser.transformSparse(val.rows.map(doc)), y: val.labels },
     width,
     {
       numClasses: o.numClasses, l2: o.l2, learningRate: o.learningRate, batchSize: o.batchSize, epochs: o.epochs,
@@ -88,9 +82,9 @@ export async function fitTfidfBaseline(
     vectoriser,
     fit,
     options: o,
-    predict: (rows) => fit.model.predictProba(tfidfMatrix(vectoriser, rows.map(doc))),
+    predict: (rows) => fit.model.predictProba(vectoriser.transformSparse(rows.map(doc))),
     topTerms(classIndex, count) {
-      const { kernel } = fit.model.weights();
+      const { kernel } = fit.model;
       const vocab = vectoriser.vocabulary;
       const k = o.numClasses;
       return vocab
