@@ -234,11 +234,32 @@ test('cache: a subset reuses a complete cache; changed sources rebuild', async (
   assert.equal(subset.source, 'superset');
   assert.deepEqual(Buffer.from(subset.cache.read('wide')), await toRgbSquare(file('wide'), 20));
 
+  // A new modification time with the same bytes (a copied or re-provisioned data set) keeps the cache.
   const later = new Date(Date.now() + 60_000);
   fs.utimesSync(file('good'), later, later);
+  const touched = await ensureImageCache({ cacheDir, sourceDir: imagesDir, size: 20, ids });
+  assert.equal(touched.source, 'cached');
+  assert.equal(touched.converted, 0);
+
+  // New bytes of the same size and time (overwritten in place): converted again.
+  const original = fs.readFileSync(file('good'));
+  const before = fs.statSync(file('good'));
+  const edited = Buffer.from(original);
+  edited[edited.length - 3] ^= 0xff; // inside the entropy-coded data, before the end marker
+  fs.writeFileSync(file('good'), edited);
+  fs.utimesSync(file('good'), before.atime, before.mtime);
   const rebuilt = await ensureImageCache({ cacheDir, sourceDir: imagesDir, size: 20, ids });
   assert.equal(rebuilt.source, 'built');
   assert.equal(rebuilt.converted, ids.length);
+  fs.writeFileSync(file('good'), original);
+  fs.utimesSync(file('good'), before.atime, before.mtime);
+
+  // An index of an older format (v1 stamped sources by mtime) is rebuilt, not an error.
+  const indexFile = fs.readdirSync(cacheDir).map((f) => path.join(cacheDir, f)).find((f) => f.endsWith('.json') && JSON.parse(fs.readFileSync(f, 'utf8')).ids.length === ids.length) as string;
+  fs.writeFileSync(indexFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(indexFile, 'utf8')), formatVersion: 1 }));
+  const upgraded = await ensureImageCache({ cacheDir, sourceDir: imagesDir, size: 20, ids });
+  assert.equal(upgraded.source, 'built');
+  assert.equal(JSON.parse(fs.readFileSync(indexFile, 'utf8')).formatVersion, 2);
 });
 
 test('cache: clear errors for bad input', async () => {

@@ -86,8 +86,8 @@ const models = (name: string) => (profile: string) => path.join(PATHS.outputs, '
 export const ARTIFACTS = {
   clean_data: { stage: '00', version: 1, readBy: ['01', '02', '03', '04', '05', '07'], path: () => PATHS.clean,
     description: 'cleaned listings, photos table, product-grouped split, cleaning report (data/clean/*.json)' },
-  image_cache: { stage: '00', version: 1, readBy: ['01', '02', '03', '07'], path: () => path.join(PATHS.clean, 'images'),
-    description: 'photos resized to 32/64/224 px, uint8 RGB, keyed by recipe and ids' },
+  image_cache: { stage: '00', version: 2, readBy: ['01', '02', '03', '07'], path: () => path.join(PATHS.clean, 'images_<size>px_<key>.{json,u8}'),
+    description: 'photos resized to 32/64/224 px, uint8 RGB, keyed by recipe and ids; sources checked by content (md5)' },
   backbone_features: { stage: '03', version: 1, readBy: ['05', '07'], path: () => path.join(PATHS.clean, 'features'),
     description: 'ResNet-50 avg_pool vectors per photo and view, keyed by backbone, weights, pixels, flip (02 computes the missing fp32 ones for its distillation teacher, so whichever of 02/03 runs first pays)' },
   predictions: { stage: '01', version: 1, readBy: ['05', '06'], path: (profile) => path.join(PATHS.features, `predictions_<stage>_${profile}.json`),

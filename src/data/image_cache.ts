@@ -3,24 +3,28 @@
  *
  * One packed file per size and image list: `images_<S>px_<key>.u8` holds N×S×S×3 bytes
  * (RGB, row-major, images in `ids` order), described by `images_<S>px_<key>.json` (recipe,
- * ids, each source file's size and mtime). `key` hashes the recipe and the id list, so a
+ * ids, each source file's size and md5). `key` hashes the recipe and the id list, so a
  * recipe change or a different image set gets its own file, and smoke and full caches
- * live side by side.
+ * live side by side. Sources are identified by content, not modification time: a copied or
+ * re-provisioned data set reuses its cache, and a photo overwritten in place is converted again.
  *
  * Resuming: the .u8 file is only ever appended to, whole batches in id order, so its
  * length is the progress marker: an interrupted build keeps every complete image and a
- * re-run carries on from there. A fully cached re-run only stats the sources.
+ * re-run carries on from there. A fully cached re-run only hashes the sources (~160 MB: about a second).
  *
  * Reading is random access by id (`readInto`), so a 224 px cache (1.9 GB for the full
  * set) never has to sit in one Buffer; the loader copies out just the split it needs.
  */
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { contentKey } from '../artifacts/content_key';
+import { ARTIFACTS } from '../artifacts/registry';
 import { ImageRecipe, imageRecipe, mapWithConcurrency, toRgbSquare, useSharpForBulkWork } from './images';
 
 const FORMAT = 'marketplace-image-cache';
-const FORMAT_VERSION = 1;
+/** The registry's version. v2: sources identified by [bytes, md5] (v1: [bytes, mtime]); a v1 cache is rebuilt once. */
+const FORMAT_VERSION = ARTIFACTS.image_cache.version;
 const IMAGE_EXTENSION = '.jpg';
 
 export interface ImageCacheIndex {
@@ -31,8 +35,8 @@ export interface ImageCacheIndex {
   bytesPerImage: number;
   /** Image ids in the order their pixels are stored. */
   ids: string[];
-  /** [bytes, mtimeMs] of each source file when it was converted (same order as ids). */
-  sources: Array<[number, number]>;
+  /** [bytes, md5 hex] of each source file when it was converted (same order as ids). */
+  sources: SourceStamp[];
   /** Where the sources were read from (informative: a moved raw folder does not invalidate). */
   sourceDir: string;
 }
@@ -70,7 +74,7 @@ export async function ensureImageCache(options: EnsureImageCacheOptions): Promis
   const recipe = imageRecipe(size);
   if (ids.length === 0) throw new Error(`no image ids given for the ${size} px cache in ${cacheDir}`);
   assertUniqueIds(ids);
-  const sources = statSources(sourceDir, ids);
+  const sources = hashSources(sourceDir, ids);
   const key = cacheKey(recipe, ids);
   const base = path.join(cacheDir, `images_${size}px_${key}`);
   const indexFile = base + '.json';
@@ -80,11 +84,11 @@ export async function ensureImageCache(options: EnsureImageCacheOptions): Promis
 
   let done = 0;
   if (fs.existsSync(indexFile)) {
-    const index = readIndex(indexFile);
-    if (indexMatches(index, recipe, ids, sources) && fs.existsSync(dataFile)) {
+    const index = tryReadIndex(indexFile);
+    if (index && indexMatches(index, recipe, ids, sources) && fs.existsSync(dataFile)) {
       done = Math.min(ids.length, Math.floor(fs.statSync(dataFile).size / bytesPerImage));
     } else {
-      // Same recipe and ids but changed sources (or a damaged index): start this one again.
+      // Same recipe and ids but changed sources (or a damaged or older-format index): start this one again.
       fs.rmSync(indexFile, { force: true });
       fs.rmSync(dataFile, { force: true });
     }
@@ -210,15 +214,19 @@ function assertUniqueIds(ids: readonly string[]): void {
   }
 }
 
-function statSources(sourceDir: string, ids: readonly string[]): Array<[number, number]> {
+/** [bytes, md5 hex] of a source file. */
+type SourceStamp = [number, string];
+
+function hashSources(sourceDir: string, ids: readonly string[]): SourceStamp[] {
   return ids.map((id) => {
     const file = path.join(sourceDir, id + IMAGE_EXTENSION);
+    let bytes: Buffer;
     try {
-      const stat = fs.statSync(file);
-      return [stat.size, stat.mtimeMs] as [number, number];
+      bytes = fs.readFileSync(file);
     } catch {
       throw new Error(`${file}: source image not found (was it marked usable by inspectImages?)`);
     }
+    return [bytes.length, crypto.createHash('md5').update(bytes).digest('hex')];
   });
 }
 
@@ -239,7 +247,16 @@ function sameRecipe(a: ImageRecipe, b: ImageRecipe): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-function indexMatches(index: ImageCacheIndex, recipe: ImageRecipe, ids: readonly string[], sources: Array<[number, number]>): boolean {
+/** The index, or null when it is unreadable or of another format (the caller rebuilds). */
+function tryReadIndex(indexFile: string): ImageCacheIndex | null {
+  try {
+    return readIndex(indexFile);
+  } catch {
+    return null;
+  }
+}
+
+function indexMatches(index: ImageCacheIndex, recipe: ImageRecipe, ids: readonly string[], sources: SourceStamp[]): boolean {
   if (!sameRecipe(index.recipe, recipe) || index.ids.length !== ids.length) return false;
   for (let i = 0; i < ids.length; i++) {
     if (index.ids[i] !== ids[i]) return false;
@@ -249,7 +266,7 @@ function indexMatches(index: ImageCacheIndex, recipe: ImageRecipe, ids: readonly
 }
 
 /** A complete cache of the same recipe that holds every requested id from unchanged sources. */
-function findSupersetCache(cacheDir: string, recipe: ImageRecipe, ids: readonly string[], sources: Array<[number, number]>): ImageCache | null {
+function findSupersetCache(cacheDir: string, recipe: ImageRecipe, ids: readonly string[], sources: SourceStamp[]): ImageCache | null {
   const prefix = `images_${recipe.size}px_`;
   for (const name of fs.readdirSync(cacheDir).sort()) {
     if (!name.startsWith(prefix) || !name.endsWith('.json')) continue;
