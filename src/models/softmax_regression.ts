@@ -184,7 +184,7 @@ function rowsOf(x: Float32Array, d: number, where: string): number {
 }
 
 /** Mean cross-entropy and accuracy of probability rows (natural log, probabilities clipped at 1e-7). */
-export function crossEntropyAndAccuracy(probs: number[][], y: ArrayLike<number>): { loss: number; acc: number } {
+function crossEntropyAndAccuracy(probs: number[][], y: ArrayLike<number>): { loss: number; acc: number } {
   let loss = 0;
   let correct = 0;
   for (let i = 0; i < probs.length; i++) {
@@ -197,17 +197,51 @@ export function crossEntropyAndAccuracy(probs: number[][], y: ArrayLike<number>)
   return { loss: loss / probs.length, acc: correct / probs.length };
 }
 
+/** The options with their defaults filled in (the dense and the sparse trainer share them). */
+export function softmaxSettings(options: SoftmaxRegressionOptions): Required<Omit<SoftmaxRegressionOptions, 'onEpochEnd'>> {
+  return { numClasses: options.numClasses, l2: options.l2 ?? 1e-3, learningRate: options.learningRate ?? 1e-3, batchSize: options.batchSize ?? 64,
+    epochs: options.epochs ?? 50, patience: options.patience ?? 5, seed: options.seed ?? 0 };
+}
+
+/**
+ * The end of every epoch, for both trainers: the exact train and validation scores, the callback,
+ * and the early-stopping verdict ('best': keep these weights; 'stop': patience spent).
+ */
+export class EpochEnd {
+  readonly history: EpochMetrics[] = [];
+  bestLoss = Infinity;
+  bestEpoch = 0;
+  stoppedEarly = false;
+
+  constructor(private readonly patience: number, private readonly onEpochEnd?: (epoch: number, logs: EpochMetrics) => void) {}
+
+  record(epoch: number, train: { probs: number[][]; y: ArrayLike<number> }, val: { probs: number[][]; y: ArrayLike<number> }): 'best' | 'stop' | 'continue' {
+    const tr = crossEntropyAndAccuracy(train.probs, train.y);
+    const va = crossEntropyAndAccuracy(val.probs, val.y);
+    const logs: EpochMetrics = { loss: tr.loss, acc: tr.acc, val_loss: va.loss, val_acc: va.acc };
+    this.history.push(logs);
+    this.onEpochEnd?.(epoch, logs);
+    if (!Number.isFinite(va.loss)) throw new Error(`softmax regression diverged at epoch ${epoch} (validation loss ${va.loss}); lower the learning rate`);
+    if (va.loss < this.bestLoss - 1e-6) {
+      this.bestLoss = va.loss;
+      this.bestEpoch = epoch;
+      return 'best';
+    }
+    if (epoch - this.bestEpoch >= this.patience) {
+      this.stoppedEarly = true;
+      return 'stop';
+    }
+    return 'continue';
+  }
+}
+
 /**
  * Trains softmax regression on `train`, early-stopping on `val`. The caller owns the returned
  * model (dispose() it when done).
  */
 export async function fitSoftmaxRegression(train: FeatureSet, val: FeatureSet, inputDim: number, options: SoftmaxRegressionOptions): Promise<SoftmaxFitResult> {
   const started = performance.now();
-  const k = options.numClasses;
-  const l2 = options.l2 ?? 1e-3;
-  const batchSize = options.batchSize ?? 64;
-  const epochs = options.epochs ?? 50;
-  const patience = options.patience ?? 5;
+  const { numClasses: k, l2, batchSize, epochs, patience, learningRate, seed } = softmaxSettings(options);
   const nTrain = rowsOf(train.x, inputDim, 'train');
   const nVal = rowsOf(val.x, inputDim, 'val');
   if (train.y.length !== nTrain || val.y.length !== nVal) throw new Error('fitSoftmaxRegression: feature rows and labels differ in number');
@@ -229,20 +263,19 @@ export async function fitSoftmaxRegression(train: FeatureSet, val: FeatureSet, i
       kernelRegularizer: l2 > 0 ? tf.regularizers.l2({ l2 }) : undefined,
     }),
   );
-  const optimizer = tf.train.adam(options.learningRate ?? 1e-3);
+  const optimizer = tf.train.adam(learningRate);
   // Compiled so that model.fit/evaluate would use the same loss; the loop below steps by hand.
   model.compile({ optimizer, loss: 'categoricalCrossentropy' });
   const result = new SoftmaxRegression(model, inputDim, k);
   const [kernel, bias] = denseVariables(model);
 
-  const rng = new Rng(options.seed ?? 0);
+  const rng = new Rng(seed);
   const order = Array.from({ length: nTrain }, (_, i) => i);
   const xBatch = new Float32Array(batchSize * inputDim);
   const xBatchT = new Float32Array(batchSize * inputDim);
   const yBatch = new Float32Array(batchSize * k);
-  const history: EpochMetrics[] = [];
-  let best = { loss: Infinity, epoch: 0, weights: [] as tf.Tensor[] };
-  let stoppedEarly = false;
+  const end = new EpochEnd(patience, options.onEpochEnd);
+  let bestWeights: tf.Tensor[] = [];
   for (let epoch = 1; epoch <= epochs; epoch++) {
     rng.shuffleInPlace(order);
     for (let start = 0; start < nTrain; start += batchSize) {
@@ -267,23 +300,15 @@ export async function fitSoftmaxRegression(train: FeatureSet, val: FeatureSet, i
       tf.dispose(grads.map((g) => g.tensor));
     }
     await tf.nextFrame(); // let the kernel flush outputs (live training curve) between epochs
-    const tr = crossEntropyAndAccuracy(result.predictProba(train.x), train.y);
-    const va = crossEntropyAndAccuracy(result.predictProba(val.x), val.y);
-    const logs: EpochMetrics = { loss: tr.loss, acc: tr.acc, val_loss: va.loss, val_acc: va.acc };
-    history.push(logs);
-    options.onEpochEnd?.(epoch, logs);
-    if (!Number.isFinite(va.loss)) throw new Error(`softmax regression diverged at epoch ${epoch} (validation loss ${va.loss}); lower the learning rate`);
-    if (va.loss < best.loss - 1e-6) {
-      tf.dispose(best.weights);
-      best = { loss: va.loss, epoch, weights: model.getWeights().map((w) => w.clone()) };
-    } else if (epoch - best.epoch >= patience) {
-      stoppedEarly = true;
-      break;
-    }
+    const verdict = end.record(epoch, { probs: result.predictProba(train.x), y: train.y }, { probs: result.predictProba(val.x), y: val.y });
+    if (verdict === 'best') {
+      tf.dispose(bestWeights);
+      bestWeights = model.getWeights().map((w) => w.clone());
+    } else if (verdict === 'stop') break;
   }
-  model.setWeights(best.weights);
-  tf.dispose(best.weights);
-  return { model: result, history, bestEpoch: best.epoch, epochsRun: history.length, stoppedEarly, seconds: (performance.now() - started) / 1000 };
+  model.setWeights(bestWeights);
+  tf.dispose(bestWeights);
+  return { model: result, history: end.history, bestEpoch: end.bestEpoch, epochsRun: end.history.length, stoppedEarly: end.stoppedEarly, seconds: (performance.now() - started) / 1000 };
 }
 
 /** The kernel and bias variables of the model's dense layer. */

@@ -13,7 +13,7 @@
  * to a dense X).
  */
 import { Rng } from '../rng';
-import { crossEntropyAndAccuracy, EpochMetrics, SoftmaxRegressionOptions } from './softmax_regression';
+import { EpochEnd, EpochMetrics, softmaxSettings, SoftmaxRegressionOptions } from './softmax_regression';
 import type { SparseRow } from './features';
 
 /** Labelled sparse rows. */
@@ -102,12 +102,7 @@ function checkSet(name: string, set: SparseFeatureSet, inputDim: number, k: numb
 /** Trains softmax regression on sparse `train` rows, early-stopping on `val` (see the module comment). */
 export async function fitSparseSoftmaxRegression(train: SparseFeatureSet, val: SparseFeatureSet, inputDim: number, options: SoftmaxRegressionOptions): Promise<SparseSoftmaxFitResult> {
   const started = performance.now();
-  const k = options.numClasses;
-  const l2 = options.l2 ?? 1e-3;
-  const batchSize = options.batchSize ?? 64;
-  const epochs = options.epochs ?? 50;
-  const patience = options.patience ?? 5;
-  const lr = options.learningRate ?? 1e-3;
+  const { numClasses: k, l2, batchSize, epochs, patience, learningRate: lr, seed } = softmaxSettings(options);
   checkSet('train', train, inputDim, k);
   checkSet('val', val, inputDim, k);
 
@@ -119,12 +114,11 @@ export async function fitSparseSoftmaxRegression(train: SparseFeatureSet, val: S
   const m1 = [new Float32Array(kernel.length), new Float32Array(k)];
   const m2 = [new Float32Array(kernel.length), new Float32Array(k)];
   const model = new SparseSoftmaxRegression(kernel, bias);
-  const rng = new Rng(options.seed ?? 0);
+  const rng = new Rng(seed);
   const order = Array.from({ length: train.rows.length }, (_, i) => i);
   const z = new Float64Array(k);
-  const history: EpochMetrics[] = [];
-  let best = { loss: Infinity, epoch: 0, kernel: kernel.slice(), bias: bias.slice() };
-  let stoppedEarly = false;
+  const end = new EpochEnd(patience, options.onEpochEnd);
+  const best = { kernel: kernel.slice(), bias: bias.slice() };
   let step = 0;
   for (let epoch = 1; epoch <= epochs; epoch++) {
     rng.shuffleInPlace(order);
@@ -159,20 +153,13 @@ export async function fitSparseSoftmaxRegression(train: SparseFeatureSet, val: S
       }
     }
     await new Promise((resolve) => setImmediate(resolve)); // let the kernel flush outputs (live training curve) between epochs
-    const tr = crossEntropyAndAccuracy(model.predictProba(train.rows), train.y);
-    const va = crossEntropyAndAccuracy(model.predictProba(val.rows), val.y);
-    const logs: EpochMetrics = { loss: tr.loss, acc: tr.acc, val_loss: va.loss, val_acc: va.acc };
-    history.push(logs);
-    options.onEpochEnd?.(epoch, logs);
-    if (!Number.isFinite(va.loss)) throw new Error(`softmax regression diverged at epoch ${epoch} (validation loss ${va.loss}); lower the learning rate`);
-    if (va.loss < best.loss - 1e-6) {
-      best = { loss: va.loss, epoch, kernel: kernel.slice(), bias: bias.slice() };
-    } else if (epoch - best.epoch >= patience) {
-      stoppedEarly = true;
-      break;
-    }
+    const verdict = end.record(epoch, { probs: model.predictProba(train.rows), y: train.y }, { probs: model.predictProba(val.rows), y: val.y });
+    if (verdict === 'best') {
+      best.kernel.set(kernel);
+      best.bias.set(bias);
+    } else if (verdict === 'stop') break;
   }
   kernel.set(best.kernel);
   bias.set(best.bias);
-  return { model, history, bestEpoch: best.epoch, epochsRun: history.length, stoppedEarly, seconds: (performance.now() - started) / 1000 };
+  return { model, history: end.history, bestEpoch: end.bestEpoch, epochsRun: end.history.length, stoppedEarly: end.stoppedEarly, seconds: (performance.now() - started) / 1000 };
 }
