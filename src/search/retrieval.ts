@@ -289,15 +289,15 @@ export function photoSearchRanking(set: EmbeddingSet, queryIds: readonly string[
 export function scorePhotoSearch(ranking: PhotoSearchRanking, categoryOf: (productId: string) => string, rerank?: PhotoRerank): PhotoSearchScores {
   const order = <T>(items: T[], scores: number[], productOf: (item: T) => string, q: number): T[] =>
     !rerank || rerank.weight === 0 ? items : rerankByCategory(scores, items.map((it) => rerank.classOf(productOf(it))), rerank.queryProbs(q), rerank.weight).map((i) => items[i]);
-  const found = ranking.listings.map((l, q) => order(l.groups, l.scores, (g) => g, q).slice(0, 10));
-  const category = categoryRetrieval(ranking.queryProducts.map(categoryOf), found.map((l) => l.map(categoryOf)));
+  const queryCategories = ranking.queryProducts.map(categoryOf);
+  const foundCategories = ranking.listings.map((l, q) => order(l.groups, l.scores, (g) => g, q).slice(0, 10).map(categoryOf));
   const same = ranking.sameItem.map((l, q) => order(l.products, l.scores, (p) => p, q).slice(0, 10));
   const item = sameItemRetrieval(ranking.queryProducts, same, ranking.sameItemTotals);
-  const precision = precisionAtKPerQuery(ranking.queryProducts.map(categoryOf), found.map((l) => l.map(categoryOf)), 5);
+  const precision = precisionAtKPerQuery(queryCategories, foundCategories, 5);
   const recall = recallAtKPerQuery(ranking.queryProducts, same, 10, ranking.sameItemTotals);
   const n = precision.length;
   const valuePerQuery = precision.map((p, q) => p / 2 + (Number.isNaN(recall[q]) ? 0 : (n * recall[q]) / (2 * item.queries)));
-  return { precision_at_5: category.precision_at_5, same_item_recall_at_10: item.recall_at_10, same_item_hit_rate_at_10: item.hit_rate_at_10,
+  return { precision_at_5: precisionAtK(queryCategories, foundCategories, 5), same_item_recall_at_10: item.recall_at_10, same_item_hit_rate_at_10: item.hit_rate_at_10,
     queries: n, same_item_queries: item.queries, valuePerQuery };
 }
 
