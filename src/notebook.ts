@@ -31,10 +31,11 @@ export { buildConv5Model, conv4Engine, conv4FeatureSpec, fineTuneConv5, measureC
 export { embeddingsPaths, extractFeatures, FeatureStore, int8FeatureSpec, onnxFeatureEngine, readImageEmbeddings,
   resnetFeatureSpec, writeImageEmbeddings } from './backbone/features';
 export { cosineSummary, int8CalibrationIds, INT8_FIDELITY_PHOTOS, INT8_MAX_DROP_PP, INT8_METHODS,
-  INT8_METRICS_STAGE, int8WithinTolerance, measureInt8Fidelity, resnetPrecision, servingViews, TTA_MIN_GAIN_PP } from './backbone/int8';
+  INT8_METRICS_STAGE, int8WithinTolerance, measureInt8Fidelity, recordedInt8Method, resnetPrecision, RESOLUTIONS, servingViews,
+  TTA_MIN_GAIN_PP } from './backbone/int8';
 export { OnnxBackbone } from './backbone/onnx_backbone';
 export { ensureInt8OnnxModels, ensureOnnxModel } from './backbone/onnx_export';
-export { ensureResnetFeatures, featuresAsExtractedBy03 } from './backbone/resnet_features';
+export { ensureResnetFeatures, featuresAsExtractedBy03, ResnetFeatureViews } from './backbone/resnet_features';
 export { caffePreprocess, CONV4_OUTPUT_LAYER, featureModel, imagenetTopK, loadResnet50, readResnetArtifacts,
   tfjsFeatureEngine } from './backbone/resnet_tfjs';
 export { PATHS, PROFILE } from './config';

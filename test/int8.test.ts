@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { cosineSummary, int8WithinTolerance, INT8_MAX_DROP_PP, resnetPrecision, servingBackbone, servingViews, TTA_MIN_GAIN_PP } from '../src/backbone/int8';
+import { cosineSummary, int8WithinTolerance, INT8_MAX_DROP_PP, recordedInputSize, resnetPrecision, RESOLUTIONS, servingBackbone, servingViews, TTA_MIN_GAIN_PP } from '../src/backbone/int8';
 import { ONNX_MODELS_DIR } from '../src/backbone/onnx_export';
 
 describe('decisions', () => {
@@ -30,6 +30,12 @@ describe('decisions', () => {
     assert.equal(resnetPrecision({ RESNET_PRECISION: 'int8' }, {}), 'int8');
     assert.equal(resnetPrecision({ RESNET_PRECISION: 'auto' }, { use_int8_for_extraction: false }), 'fp32');
     assert.throws(() => resnetPrecision({ RESNET_PRECISION: 'int4' }, {}), /RESNET_PRECISION=int4/);
+  });
+
+  test('the input side: 224 until notebook 03 records another, the cheaper side first', () => {
+    assert.deepEqual([...RESOLUTIONS], [224, 288]);
+    assert.equal(recordedInputSize({}), 224);
+    assert.equal(recordedInputSize({ use_int8_for_extraction: true, input_size: 288 }), 288);
   });
 
   test('cosine summary', () => {

@@ -15,7 +15,7 @@ import * as ort from 'onnxruntime-node';
 import { initTf, tf } from '../src/tf/runtime';
 import { artifactsOf } from './model_artifacts';
 import { caffePreprocess, featureModel, loadResnet50, readResnetArtifacts } from '../src/backbone/resnet_tfjs';
-import { exportLayersModelToOnnx, kerasKernelToOnnx } from '../src/backbone/onnx_export';
+import { ensureOnnxModel, exportLayersModelToOnnx, kerasKernelToOnnx } from '../src/backbone/onnx_export';
 import { OnnxBackbone } from '../src/backbone/onnx_backbone';
 import { toRgbSquare } from '../src/data/images';
 import { PATHS } from '../src/config';
@@ -144,6 +144,26 @@ describe('pretrained ResNet-50: ONNX features = tfjs features', () => {
       outs.forEach((o, i) => feat.set(o.avg_pool.data, i * 2048));
       const diff = maxAbsDiff(refFeatures, feat);
       assert.ok(diff < 1e-3, `worker features differ from tfjs by ${diff}`);
+    } finally {
+      await backbone.release();
+    }
+  });
+
+  test('another input side is another model; the model\'s own side (224) named or not is the same file', { skip: !haveImages && 'data/raw/images is missing' }, async () => {
+    const own = ensureOnnxModel({}, tmp);
+    const named = ensureOnnxModel({ inputSize: 224 }, tmp);
+    assert.equal(named.file, own.file);
+    assert.equal(named.converted, false);
+    const large = ensureOnnxModel({ inputSize: 288 }, tmp);
+    assert.notEqual(large.file, own.file);
+    assert.deepEqual(large.inputShape.slice(1), [288, 288, 3]);
+    // Fully convolutional up to avg_pool: the 288 px model reads a 288 px photo into the same 2048-d vector.
+    const backbone = await OnnxBackbone.fromModelFile(large, { workers: 0 });
+    try {
+      const pixels = await toRgbSquare(path.join(imagesDir, fs.readdirSync(imagesDir).filter((f) => f.endsWith('.jpg')).sort()[0]), 288);
+      const out = await backbone.run(caffePreprocess(pixels, 1, 288), 1);
+      assert.equal(out.avg_pool.data.length, 2048);
+      assert.ok(out.avg_pool.data.every(Number.isFinite));
     } finally {
       await backbone.release();
     }

@@ -6,7 +6,9 @@
  * - int8 is used for feature extraction when the selected head's test accuracy on int8 features is
  *   within INT8_MAX_DROP_PP of its accuracy on fp32 features (`use_int8_for_extraction`);
  * - the service runs one view (no flip TTA) when TTA adds less than TTA_MIN_GAIN_PP on validation
- *   (`serving_views`).
+ *   (`serving_views`);
+ * - the input resolution the features are extracted at (`input_size`, one of RESOLUTIONS, chosen
+ *   on validation log-loss); later notebooks and the service read features of that size.
  *
  * `RESNET_PRECISION=fp32|int8` overrides the recorded choice for extraction and serving (default
  * `auto`: the recorded one; fp32 until 03 has measured).
@@ -18,7 +20,7 @@ import { performance } from 'perf_hooks';
 import type { ImagePixelSource } from '../data/loader';
 import { calibrationIds, Int8ModelFile, ONNX_MODELS_DIR } from './onnx_export';
 import { OnnxBackbone } from './onnx_backbone';
-import { caffePreprocess, FEATURE_LAYER, RESNET_FEATURE_DIM } from './resnet_tfjs';
+import { caffePreprocess, FEATURE_LAYER, RESNET_FEATURE_DIM, RESNET_INPUT_SIZE } from './resnet_tfjs';
 import type { CalibrationMethod } from './quantize';
 import { methodName, rowCosine } from './quantize';
 
@@ -34,6 +36,9 @@ export const INT8_MAX_DROP_PP = 0.5;
 /** Flip TTA is served (two backbone passes per photo) only when it adds at least this on validation. */
 export const TTA_MIN_GAIN_PP = 0.3;
 
+/** Input sides notebook 03 compares (the padded photo, resized): the model's own 224 px first, the cheaper. */
+export const RESOLUTIONS = [RESNET_INPUT_SIZE, 288] as const;
+
 export type Precision = 'fp32' | 'int8';
 
 /** What notebook 03 recorded (metrics.json `resnet_int8`), as far as the choices go. */
@@ -45,6 +50,8 @@ export interface RecordedInt8 {
   /** The precision notebook 03 extracted its features with in its last run (its heads are trained on those). */
   extracted_with?: 'fp32' | 'int8';
   method?: string;
+  /** Input side (px) of the features 03 extracted in its last run; absent before the choice existed: 224. */
+  input_size?: number;
 }
 
 export function recordedInt8(metricsFile?: string): RecordedInt8 {
@@ -59,6 +66,11 @@ export function int8CalibrationIds(trainIds: readonly string[], seed: number): s
 /** The calibration method notebook 03 chose last (by name in metrics.json), else the first measured. */
 export function recordedInt8Method(recorded: RecordedInt8 = recordedInt8()): CalibrationMethod {
   return INT8_METHODS.find((m) => methodName(m) === recorded.method) ?? INT8_METHODS[0];
+}
+
+/** The input side notebook 03 extracted its features at (224 until it recorded another). */
+export function recordedInputSize(recorded: RecordedInt8 = recordedInt8()): number {
+  return recorded.input_size ?? RESNET_INPUT_SIZE;
 }
 
 /** RESNET_PRECISION, else the recorded decision, else fp32. */

@@ -31,7 +31,7 @@ import { onnx } from 'onnx-proto';
 import { PATHS } from '../config';
 import { deriveSeed, Rng } from '../rng';
 import type { ImagePixelSource } from '../data/loader';
-import { KerasLayerJson, ResnetArtifacts, readResnetArtifacts, caffePreprocess } from './resnet_tfjs';
+import { KerasLayerJson, ResnetArtifacts, readResnetArtifacts, caffePreprocess, RESNET_INPUT_SIZE } from './resnet_tfjs';
 import { calibrate, CalibrationBatch, CalibrationMethod, methodName, quantizeQdq } from './quantize';
 
 export interface OnnxExportOptions {
@@ -467,7 +467,9 @@ export function ensureOnnxModel(options: OnnxExportOptions = {}, dir?: string): 
   const artifacts = readResnetArtifacts();
   const outputs = options.outputs ?? ['avg_pool'];
   const layout = options.inputLayout ?? 'nhwc';
-  const recipe = JSON.stringify({ v: 1, weights: artifacts.hash, outputs, layout, size: options.inputSize ?? null, fold: options.foldBatchNorm ?? true });
+  // The model's own side (224) is the default: asking for it explicitly names the same file.
+  const size = options.inputSize === undefined || options.inputSize === RESNET_INPUT_SIZE ? null : options.inputSize;
+  const recipe = JSON.stringify({ v: 1, weights: artifacts.hash, outputs, layout, size, fold: options.foldBatchNorm ?? true });
   // Not contentKey: these key strings name the exported models and, through them, every cached int8
   // feature file; changing the hash would re-extract and retrain all of 03 for the same bytes.
   const key = crypto.createHash('sha256').update(recipe).digest('hex').slice(0, 12);

@@ -4,7 +4,9 @@
  * runs first pays for the backbone pass and the other only reads (the stores are keyed by
  * backbone, weights, size, preprocessing, flip and, for int8, the quantization; see features.ts).
  * Both extract in the precision notebook 03 chose last (resnetPrecision(): fp32 until it measured),
- * with the int8 model of its recorded calibration method, so one backbone pass serves both.
+ * with the int8 model of its recorded calibration method, so one backbone pass serves both. The
+ * input side is the pixel source's: notebook 02's teacher reads 224 px features, notebook 03 those
+ * of the resolution it chose (recorded as `input_size`, which featuresAsExtractedBy03 follows).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -12,7 +14,7 @@ import { PATHS } from '../config';
 import { progressCallback } from '../data/dataset';
 import type { ImagePixelSource } from '../data/loader';
 import { extractFeatures, FeatureStore, int8FeatureSpec, onnxFeatureEngine, resnetFeatureSpec } from './features';
-import { int8CalibrationIds, Precision, recordedInt8, recordedInt8Method, resnetPrecision } from './int8';
+import { int8CalibrationIds, Precision, recordedInputSize, recordedInt8, recordedInt8Method, resnetPrecision } from './int8';
 import { ensureInt8OnnxModels, Int8ModelFile, Int8Quantization, ONNX_MODELS_DIR } from './onnx_export';
 import { OnnxBackbone } from './onnx_backbone';
 import { readResnetArtifacts } from './resnet_tfjs';
@@ -54,10 +56,10 @@ export interface ResnetFeatureOptions {
   int8Model?: Int8ModelFile;
 }
 
-/** The plain and mirrored feature stores of one precision: fp32, or int8 of this quantization. */
-function resnetStores(weightsHash: string, quantization: Int8Quantization | null): [FeatureStore, FeatureStore] {
+/** The plain and mirrored feature stores of one precision (fp32, or int8 of this quantization) and input side. */
+function resnetStores(weightsHash: string, quantization: Int8Quantization | null, size: number): [FeatureStore, FeatureStore] {
   const store = (flip: boolean) => {
-    const spec = resnetFeatureSpec(weightsHash, { flip });
+    const spec = resnetFeatureSpec(weightsHash, { flip, size });
     return new FeatureStore(quantization ? int8FeatureSpec(spec, quantization) : spec);
   };
   return [store(false), store(true)];
@@ -65,17 +67,20 @@ function resnetStores(weightsHash: string, quantization: Int8Quantization | null
 
 /**
  * Features of `ids` (both views) in the precision notebook 03 chose (see the module comment),
- * extracting the missing ones on onnxruntime. Pixels: the 224 px cache.
+ * extracting the missing ones on onnxruntime, at the side of `pixels` (an image cache).
  */
 export async function ensureResnetFeatures(ids: readonly string[], pixels: ImagePixelSource, options: ResnetFeatureOptions): Promise<ResnetFeatureViews> {
   const artifacts = readResnetArtifacts();
   const recorded = recordedInt8();
   const precision: Precision = options.precision ?? resnetPrecision(process.env, recorded);
+  const size = pixels.size;
   const int8Model: Int8ModelFile | null = precision !== 'int8' ? null : options.int8Model
-    ?? (await ensureInt8OnnxModels([recordedInt8Method(recorded)], { ids: int8CalibrationIds(options.trainIds, options.seed), pixels }))[0];
-  const stores = resnetStores(artifacts.hash, int8Model?.quantization ?? null);
+    ?? (await ensureInt8OnnxModels([recordedInt8Method(recorded)], { ids: int8CalibrationIds(options.trainIds, options.seed), pixels }, { inputSize: size }))[0];
+  const modelSide = int8Model ? Number(int8Model.inputShape[int8Model.inputShape.length - 2]) : size;
+  if (modelSide !== size) throw new Error(`${path.basename(int8Model?.file ?? '')} takes ${modelSide} px photos, the pixels given are ${size} px`);
+  const stores = resnetStores(artifacts.hash, int8Model?.quantization ?? null, size);
   const needed = stores.some((s) => s.missing(ids).length > 0);
-  const backbone = !needed ? null : int8Model ? await OnnxBackbone.fromModelFile(int8Model) : await OnnxBackbone.create();
+  const backbone = !needed ? null : int8Model ? await OnnxBackbone.fromModelFile(int8Model) : await OnnxBackbone.create({ inputSize: size });
   const extraction: ExtractionRow[] = [];
   try {
     for (const store of stores) {
@@ -101,7 +106,7 @@ export async function ensureResnetFeatures(ids: readonly string[], pixels: Image
  * from the int8 model's .json). Later notebooks read these, so the saved image predictor is never
  * scored on features of another precision than it was trained on.
  */
-export function featuresAsExtractedBy03(): { plain: FeatureStore; mirrored: FeatureStore; precision: 'fp32' | 'int8' } {
+export function featuresAsExtractedBy03(): { plain: FeatureStore; mirrored: FeatureStore; precision: 'fp32' | 'int8'; size: number } {
   const artifacts = readResnetArtifacts();
   const recorded = recordedInt8();
   let quantization: Int8Quantization | null = null;
@@ -110,6 +115,7 @@ export function featuresAsExtractedBy03(): { plain: FeatureStore; mirrored: Feat
     if (!recorded.model_file || !fs.existsSync(meta)) throw new Error(`notebook 03 extracted int8 features, but its model description ${meta} is missing: re-run npm run pipeline -- 03`);
     quantization = (JSON.parse(fs.readFileSync(meta, 'utf8')) as { quantization: Int8Quantization }).quantization;
   }
-  const [plain, mirrored] = resnetStores(artifacts.hash, quantization);
-  return { plain, mirrored, precision: quantization ? 'int8' : 'fp32' };
+  const size = recordedInputSize(recorded);
+  const [plain, mirrored] = resnetStores(artifacts.hash, quantization, size);
+  return { plain, mirrored, precision: quantization ? 'int8' : 'fp32', size };
 }
