@@ -31,7 +31,7 @@ export { buildConv5Model, conv4Engine, conv4FeatureSpec, fineTuneConv5, measureC
 export { embeddingsPaths, extractFeatures, FeatureStore, int8FeatureSpec, onnxFeatureEngine, readImageEmbeddings,
   resnetFeatureSpec, writeImageEmbeddings } from './backbone/features';
 export { cosineSummary, int8CalibrationIds, INT8_FIDELITY_PHOTOS, INT8_MAX_DROP_PP, INT8_METHODS,
-  INT8_METRICS_STAGE, int8WithinTolerance, measureInt8Fidelity, recordedInt8Method, resnetPrecision, RESOLUTIONS, servingViews,
+  calibrationMethodNamed, INT8_METRICS_STAGE, int8WithinTolerance, measureInt8Fidelity, recordedInt8Method, resnetPrecision, RESOLUTIONS, servingViews,
   TTA_MIN_GAIN_PP } from './backbone/int8';
 export { OnnxBackbone } from './backbone/onnx_backbone';
 export { ensureInt8OnnxModels, ensureOnnxModel } from './backbone/onnx_export';

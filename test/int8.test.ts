@@ -4,8 +4,9 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { cosineSummary, int8WithinTolerance, INT8_MAX_DROP_PP, recordedInputSize, resnetPrecision, RESOLUTIONS, servingBackbone, servingViews, TTA_MIN_GAIN_PP } from '../src/backbone/int8';
+import { calibrationMethodNamed, cosineSummary, int8WithinTolerance, INT8_MAX_DROP_PP, recordedInputSize, resnetPrecision, RESOLUTIONS, servingBackbone, servingViews, TTA_MIN_GAIN_PP } from '../src/backbone/int8';
 import { ONNX_MODELS_DIR } from '../src/backbone/onnx_export';
+import { methodName } from '../src/backbone/quantize';
 
 describe('decisions', () => {
   test('int8 within the accuracy tolerance', () => {
@@ -35,6 +36,8 @@ describe('decisions', () => {
   test('the input side: 224 until notebook 03 records another, the cheaper side first', () => {
     assert.deepEqual([...RESOLUTIONS], [224, 288]);
     assert.equal(recordedInputSize({}), 224);
+    assert.equal(methodName(calibrationMethodNamed('minmax')), 'minmax');
+    assert.throws(() => calibrationMethodNamed('entropy_9'), /no int8 calibration method is named entropy_9: known minmax/);
     assert.equal(recordedInputSize({ use_int8_for_extraction: true, input_size: 288 }), 288);
   });
 

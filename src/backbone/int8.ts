@@ -63,6 +63,13 @@ export function int8CalibrationIds(trainIds: readonly string[], seed: number): s
   return calibrationIds(trainIds, INT8_CALIBRATION_PHOTOS, seed);
 }
 
+/** The measured calibration method of this name (the name an int8 model records in its quantization). */
+export function calibrationMethodNamed(name: string): CalibrationMethod {
+  const method = INT8_METHODS.find((m) => methodName(m) === name);
+  if (!method) throw new Error(`no int8 calibration method is named ${name}: known ${INT8_METHODS.map(methodName).join(', ')}`);
+  return method;
+}
+
 /** The calibration method notebook 03 chose last (by name in metrics.json), else the first measured. */
 export function recordedInt8Method(recorded: RecordedInt8 = recordedInt8()): CalibrationMethod {
   return INT8_METHODS.find((m) => methodName(m) === recorded.method) ?? INT8_METHODS[0];

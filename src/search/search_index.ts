@@ -9,8 +9,9 @@
  * - listing queries (photo + text, or text): which listing embedding, and whether the neighbours
  *   are re-ranked by the fused classifier's category probabilities (and with what weight).
  *
- * A photo's descriptor is the same at index time and at query time: the mean of its backbone
- * views (plain, mirrored) → `photoDescriptor`, then whitening (when chosen).
+ * A photo's descriptor is the same at index time and at query time: the mean of its first
+ * `descriptorViews` backbone views (plain, then mirrored) → `photoDescriptor`, then whitening (when
+ * chosen). 07 chooses one view unless the mirrored one earns its backbone pass on validation.
  *
  * On disk: <dir>/search_index.json + the whitening files (src/search/whitening.ts).
  */
@@ -30,6 +31,8 @@ export interface SearchIndexChoice {
     index: PhotoIndexKind;
     /** Weight β of the re-ranking score sim + β · p_query(listing's category), p from the image predictor; 0 or absent = pure similarity. */
     rerankWeight?: number;
+    /** Backbone views (plain, then mirrored) the whitened descriptor averages; absent = 2 (bundles written before 07 chose). */
+    descriptorViews?: 1 | 2;
     /** Validation figures the choice was made on, per candidate (e.g. {head_embedding: {...}, whitened_features: {...}}). */
     validation: Record<string, Record<string, number>>;
   };
@@ -66,9 +69,17 @@ export function photoDescriptor(views: ReadonlyArray<ArrayLike<number>>, dim: nu
   return meanVector(views, dim);
 }
 
-/** The query vector of a photo for the whitened-features index. */
-export function whitenedPhotoQuery(whitening: Whitening, views: ReadonlyArray<ArrayLike<number>>): Float32Array {
-  return whitenVector(whitening, photoDescriptor(views, whitening.inputDim));
+/** How many backbone views a photo query of this index needs (1 for the head embedding, which reads the predictor's own views). */
+export function descriptorViews(index: SearchIndex): number {
+  return index.whitening ? index.choice.photo.descriptorViews ?? 2 : 1;
+}
+
+/** The query vector of a photo for the whitened-features index: its first `descriptorViews` views, as indexed. */
+export function whitenedPhotoQuery(index: SearchIndex, views: ReadonlyArray<ArrayLike<number>>): Float32Array {
+  if (!index.whitening) throw new Error('whitenedPhotoQuery: the photo index is not the whitened features');
+  const n = descriptorViews(index);
+  if (views.length < n) throw new Error(`whitenedPhotoQuery: the index averages ${n} views, the photo has ${views.length}`);
+  return whitenVector(index.whitening, photoDescriptor(views.slice(0, n), index.whitening.inputDim));
 }
 
 /**

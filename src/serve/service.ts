@@ -25,7 +25,7 @@ import type { ListingInput, Predictor } from '../predictors/predictor';
 import { IndexName, IndexRows, readJson, readManifest, ServingListing, ServingManifest } from './bundle';
 import { decodePhoto, PhotoFeaturizer } from './encoders';
 import { InputError } from './input_error';
-import { readSearchIndex, rerankByCategory, SearchIndex, whitenedPhotoQuery } from '../search/search_index';
+import { descriptorViews, readSearchIndex, rerankByCategory, SearchIndex, whitenedPhotoQuery } from '../search/search_index';
 
 /** Most photos one query may carry (a listing has at most a handful). */
 export const MAX_PHOTOS = 10;
@@ -116,8 +116,8 @@ export class SearchService {
       if (p.classes.join('|') !== manifest.classes.join('|')) throw new Error(`the bundle's ${p.kind} predictor has other classes than the manifest: re-run notebook 07`);
     }
     const search = manifest.searchIndex ? readSearchIndex(path.resolve(dir, manifest.searchIndex)) : null;
-    // Whitened photo descriptors are the mean of both views, as 07 indexed them.
-    const views = Math.max(fusion.viewsPerPhoto, search?.whitening ? 2 : 1);
+    // As many views as the fusion predictor or the photo index reads (07 indexed whitened descriptors of descriptorViews views).
+    const views = Math.max(fusion.viewsPerPhoto, search ? descriptorViews(search) : 1);
     const photos = await PhotoFeaturizer.create(manifest, dir, views, options);
     return new SearchService(dir, manifest, photos, fusion, image, text, indexes, listings, search, (performance.now() - t0) / 1000);
   }
@@ -185,8 +185,8 @@ export class SearchService {
       // One pass of the image heads gives the listing's answer and each photo's embedding.
       const [pi] = this.image.predict([listing]);
       out.photoEmbeddings = pi!.photoEmbeddings;
-      const whitening = this.search?.whitening;
-      out.photoQueries = whitening ? listing.photos.map((views) => whitenedPhotoQuery(whitening, views)) : out.photoEmbeddings;
+      const search = this.search;
+      out.photoQueries = search?.whitening ? listing.photos.map((views) => whitenedPhotoQuery(search, views)) : out.photoEmbeddings;
       out.imageEmbedding = pi!.embedding;
       if (kind === 'image') {
         out.predictor = this.image;
