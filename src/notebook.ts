@@ -112,7 +112,7 @@ export { photoDescriptor, rerankByCategory, writeSearchIndex } from './search/se
 export { UsearchIndex } from './search/usearch_index';
 export { BruteForceIndex } from './search/vector_index';
 export type { VectorIndex } from './search/vector_index';
-export { fitWhitening, whitenSet } from './search/whitening';
+export { fitWhitening, fitWhiteningCached, whitenSet } from './search/whitening';
 export { writeServingBundle } from './serve/build_bundle';
 export { SearchService } from './serve/service';
 export { readTextFeatures, readTextOof, textFeaturesPaths, writeTextFeatures, writeTextOof } from './text/embeddings_store';

@@ -12,7 +12,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { initTf } from '../src/tf/runtime';
-import { fitWhitening, readWhitening, whitenSet, whitenVector, writeWhitening } from '../src/search/whitening';
+import { fitWhitening, fitWhiteningCached, readWhitening, whitenSet, whitenVector, writeWhitening } from '../src/search/whitening';
 import { embeddingSet, normalized } from '../src/search/embedding_set';
 import { photoSearchRanking, photoSearchScores, rankQueries, rankQueriesExact, scorePhotoSearch } from '../src/search/retrieval';
 import { BruteForceIndex } from '../src/search/vector_index';
@@ -122,6 +122,26 @@ describe('whitenSet / whitenVector / saved whitening', () => {
     const back = readWhitening(dir, 'search_index');
     assert.deepEqual(back, w);
     assert.throws(() => whitenVector(w, new Float32Array(3)), /3 values, expected 16/);
+  });
+
+  test('a cached fit is the fit; a second call reads it back; other vectors or options fit anew; a torn cache is refitted', () => {
+    const dim = 8;
+    const x = anisotropic(120, Array.from({ length: dim }, (_, j) => 1 + j), 9);
+    const dir = path.join(tmp, 'cache');
+    const options = { components: 4, seed: 5 };
+    const first = fitWhiteningCached(x, dim, options, dir);
+    assert.deepEqual(first, fitWhitening(x, dim, options));
+    const [folder] = fs.readdirSync(dir);
+    assert.match(folder, /^whitening_[0-9a-f]{12}$/);
+    // Mark the saved header: the second call must return what is on disk, not a new fit.
+    const header = path.join(dir, folder, 'whitening.json');
+    fs.writeFileSync(header, fs.readFileSync(header, 'utf8').replace('"fittedOn": 120', '"fittedOn": 777'));
+    assert.equal(fitWhiteningCached(x, dim, options, dir).fittedOn, 777);
+    fitWhiteningCached(x.map((v) => v + 1), dim, options, dir);
+    fitWhiteningCached(x, dim, { ...options, components: 3 }, dir);
+    assert.equal(fs.readdirSync(dir).length, 3);
+    fs.rmSync(header);
+    assert.deepEqual(fitWhiteningCached(x, dim, options, dir), first);
   });
 });
 

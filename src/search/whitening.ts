@@ -21,6 +21,8 @@ import { tf } from '../tf/runtime';
 import { f32Bytes, readF32 } from '../predictors/predictor';
 import { writeFilesAtomic } from '../train/model_io';
 import { ArtifactName, artifactHeader, readArtifactJson } from '../artifacts/registry';
+import { contentKey } from '../artifacts/content_key';
+import { resultCacheDir } from '../artifacts/result_cache';
 import { EmbeddingSet, normalized } from './embedding_set';
 
 export interface WhiteningOptions {
@@ -87,6 +89,23 @@ export function fitWhitening(x: Float32Array, dim: number, options: WhiteningOpt
     for (let j = 0; j < dim; j++) projection[j * r + k] = directions.get(j, col) * scale;
   });
   return { inputDim: dim, outputDim: r, power, mean, projection, eigenvalues, fittedOn: n };
+}
+
+/**
+ * `fitWhitening`, kept in the result cache (data/clean/results/whitening_<key>/, keyed by the
+ * training vectors' bytes and the options), so a warm run of notebook 07 re-reads its fits
+ * (about half a minute each on 2 cores) instead of repeating them.
+ */
+export function fitWhiteningCached(x: Float32Array, dim: number, options: WhiteningOptions, dir: string = resultCacheDir()): Whitening {
+  const folder = path.join(dir, `whitening_${contentKey({ v: 1, dim, options, x: contentKey(x) })}`);
+  try {
+    return readWhitening(folder, 'search_index');
+  } catch {
+    // absent, or a write cut short (the header is written last): fit it
+  }
+  const w = fitWhitening(x, dim, options);
+  writeWhitening(folder, w, 'search_index');
+  return w;
 }
 
 /** One vector whitened: normalise, centre, project, normalise. */
