@@ -177,18 +177,6 @@ test('ridge shrinks towards zero but never the intercept', () => {
   assert.throws(() => fitRidge(X, y, -1), /alpha must be a finite number >= 0/);
 });
 
-test('refitting one design (a grid over alphas) reuses its Gram matrix without changing a result; a design changed in place is refitted', () => {
-  const { X, y } = randomData(80, 5, 7);
-  const copy = () => X.map((row) => Array.from(row));
-  for (const alpha of [0.1, 1, 10, 1]) assert.deepEqual(fitRidge(X, y, alpha).coef, fitRidge(copy(), y, alpha).coef);
-  assert.deepEqual(fitRidge(X, y, 1, { fitIntercept: false }).coef, fitRidge(copy(), y, 1, { fitIntercept: false }).coef);
-  const lasso = (Z: number[][]) => fitElasticNet(Z, y, { alpha: 0.01, l1Ratio: 1, precompute: true }).coef;
-  assert.deepEqual(lasso(X), lasso(copy()));
-  X[3][2] += 5;
-  assert.deepEqual(fitRidge(X, y, 1).coef, fitRidge(copy(), y, 1).coef);
-  assert.deepEqual(lasso(X), lasso(copy()));
-});
-
 test('fitIntercept false fits through the origin', () => {
   const m = fitRidge([[1], [2], [3]], [2, 4, 6], 0, { fitIntercept: false });
   close(m.intercept, 0);

@@ -137,27 +137,11 @@ function interceptFor(d: CentredDesign, w: ArrayLike<number>): number {
 }
 
 /**
- * XcᵀXc (row-major p×p), a fresh copy (callers add a penalty to its diagonal). A grid search fits
- * one design for many alphas, and this O(n·p²) product is most of each fit, so the last one of
- * each design is remembered (by the design's identity) and reused when its centred columns are
- * still equal value for value (an O(n·p) check, so a design changed in place is never stale).
- * Mostly-zero designs take the sparse route: accumulate XᵀX from each row's non-zeros, then
- * centre with XcᵀXc = XᵀX - n·x̄x̄ᵀ (≈50× faster on one-hot + TF-IDF).
+ * XcᵀXc (row-major p×p). Mostly-zero designs take the sparse route: accumulate XᵀX from each
+ * row's non-zeros, then centre with XcᵀXc = XᵀX - n·x̄x̄ᵀ (≈50× faster on one-hot + TF-IDF).
  */
 function gram(d: CentredDesign, X: DesignMatrix): Float64Array {
-  const known = gramMemo.get(X);
-  if (known && sameValues(known.cols, d.cols)) return known.gram.slice();
-  const g = d.nonZeros < 0.25 * d.n * d.p ? gramSparse(d, X) : gramDense(d);
-  gramMemo.set(X, { cols: d.cols.slice(), gram: g.slice() });
-  return g;
-}
-
-const gramMemo = new WeakMap<DesignMatrix, { cols: Float64Array; gram: Float64Array }>();
-
-function sameValues(a: Float64Array, b: Float64Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return d.nonZeros < 0.25 * d.n * d.p ? gramSparse(d, X) : gramDense(d);
 }
 
 function gramDense(d: CentredDesign): Float64Array {
