@@ -500,3 +500,33 @@ describe('a bundle where notebook 07 chose to re-rank photo queries', () => {
     }
   });
 });
+
+describe('views per route: the backbone runs only the views a query\'s route reads', () => {
+  test('photo + text: the fusion predictor\'s views; photo only: also those the whitened photo index averages', async () => {
+    const dir = path.join(tmp, 'bundle-route-views');
+    const built = await buildTinyBundle(dir, { imageViews: 1, whitenedPhotos: true });
+    const svc = await SearchService.load(dir, { workers: 1 });
+    try {
+      assert.deepEqual(svc.views, { 'image+text': 1, image: 2, most: 2 });
+      const l = built.listings[0];
+      const both = await svc.listingOf({ images: l.photoBytes, title: l.title });
+      assert.deepEqual(both.photos.map((v) => v.length), l.photoBytes.map(() => 1));
+      const photoOnly = await svc.listingOf({ images: l.photoBytes });
+      assert.deepEqual(photoOnly.photos.map((v) => v.length), l.photoBytes.map(() => 2));
+      // The plain view is the same vector on either route, and the answers are the ones the full pass gives.
+      assert.deepEqual(Array.from(both.photos[0][0]), Array.from(photoOnly.photos[0][0]));
+      const all = await svc.listingOf({ images: l.photoBytes, title: l.title }, {}, svc.views.most);
+      assert.deepEqual(Array.from(svc.run(both).probabilities), Array.from(svc.run(all).probabilities));
+      const [s1, s2] = [svc.similar(svc.run(both), 3), svc.similar(svc.run(all), 3)];
+      assert.equal(s1.index, 'fused');
+      assert.deepEqual(s1.results, s2.results);
+      // A photo-only query searches the whitened photo index with both views; it finds its own listing first.
+      const found = svc.similar(svc.run(photoOnly), 3);
+      assert.equal(found.index, 'image');
+      assert.equal(found.results[0].id, l.id);
+      await assert.rejects(svc.listingOf({ images: l.photoBytes }, {}, 3), /3 views asked/);
+    } finally {
+      await svc.close();
+    }
+  });
+});

@@ -25,6 +25,7 @@ import { ImagePredictor } from '../src/predictors/image_predictor';
 import { TextPredictor } from '../src/predictors/text_predictor';
 import { FusionPredictor } from '../src/predictors/fusion_predictor';
 import { SearchIndexChoice, writeSearchIndex } from '../src/search/search_index';
+import { fitWhitening } from '../src/search/whitening';
 
 export const CLASSES = ['Appliances', 'Baby & Kids Stuff', 'Computers & Software'];
 export const SIZE = 32;
@@ -63,14 +64,22 @@ const TEXTS: Array<[string, string, number]> = [
  * Builds the bundle in `dir` (models under `dir`/src) and returns its listings. `fusion: 'model'`
  * serves a tiny early-fusion network (notebook 05's kind) instead of a late fusion, and its
  * fused embedding instead of the concatenation. `searchChoice`: notebook 07's search choices
- * (photo index over the head embedding, re-ranking weights) saved with the bundle.
+ * (photo index over the head embedding, re-ranking weights) saved with the bundle. `imageViews`: views
+ * the image predictor reads (default 2). `whitenedPhotos`: the photo index holds whitened backbone
+ * descriptors of both views (notebook 07's whitened_features choice; the whitening fitted on seeded
+ * random vectors), not the head embedding.
  */
-export async function buildTinyBundle(dir: string, options: { fusion?: 'concat' | 'model'; searchChoice?: SearchIndexChoice } = {}): Promise<{ listings: TinyListing[]; dir: string }> {
+export async function buildTinyBundle(dir: string, options: { fusion?: 'concat' | 'model'; searchChoice?: SearchIndexChoice; imageViews?: 1 | 2; whitenedPhotos?: boolean } = {}): Promise<{ listings: TinyListing[]; dir: string }> {
   const fusionKind = options.fusion ?? 'concat';
   const src = path.join(dir, 'src');
   fs.mkdirSync(src, { recursive: true });
   const searchIndexDir = path.join(src, 'search_index');
-  if (options.searchChoice) writeSearchIndex(searchIndexDir, { choice: options.searchChoice, whitening: null });
+  const whiteRng = new Rng(9);
+  const whitening = options.whitenedPhotos ? fitWhitening(Float32Array.from({ length: 40 * 8 }, () => whiteRng.next() - 0.5), 8, { components: 4, seed: 9 }) : null;
+  const searchChoice: SearchIndexChoice | undefined = options.searchChoice ?? (whitening ? {
+    photo: { index: 'whitened_features', descriptorViews: 2, validation: {} }, listing: { embedding: 'concat', rerankWeight: 0, validation: {} } } : undefined);
+  if (searchChoice) writeSearchIndex(searchIndexDir, { choice: searchChoice, whitening });
+  const photoDim = whitening ? whitening.outputDim : 16;
 
   // Backbone: conv → relu → conv → global average pool named avg_pool (8 features, signed, so the head's ReLU units differ between photos).
   const input = tf.input({ shape: [SIZE, SIZE, 3], name: 'input_1' });
@@ -100,7 +109,7 @@ export async function buildTinyBundle(dir: string, options: { fusion?: 'concat' 
   const kernel = Float32Array.from({ length: vectoriser.vocabulary.length * CLASSES.length }, () => rng.next() - 0.5);
 
   const predictorsDir = path.join(src, 'predictors');
-  const image = new ImagePredictor({ label: 'tiny image model', classes: CLASSES, featureDim: 8, views: 2, aggregate: 'mean_probability', features: 'tiny backbone' }, [head], head);
+  const image = new ImagePredictor({ label: 'tiny image model', classes: CLASSES, featureDim: 8, views: options.imageViews ?? 2, aggregate: 'mean_probability', features: 'tiny backbone' }, [head], head);
   const text = new TextPredictor({ label: 'tiny text model', classes: CLASSES, cnnWeight: 0.5, cnn: 'tiny text CNN' },
     { vectoriser, titleRepeats: 2, kernel, bias: new Float32Array(CLASSES.length) }, { model: textCnn, vocabulary: vocab, sequenceLength: 12 });
   const early = fusionKind === 'model' ? buildFusionModel({ imageDim: 8, textDim: 16, numClasses: CLASSES.length, branchWidth: 8, imageInputDropout: 0, textInputDropout: 0, dropout: 0, seed: 5 }) : null;
@@ -118,10 +127,10 @@ export async function buildTinyBundle(dir: string, options: { fusion?: 'concat' 
       dir, profile: 'test', classes: CLASSES, listings: listings.map(({ photoBytes: _p, description: _d, ...l }) => l),
       backbone: { onnxFile, inputName: exported.inputName, output: 'avg_pool', featureDim: 8, size: SIZE, preprocessing: 'caffe' },
       predictors: { image: path.join(predictorsDir, 'image'), text: path.join(predictorsDir, 'text'), fusion: path.join(predictorsDir, 'fusion') },
-      ...(options.searchChoice ? { searchIndex: searchIndexDir } : {}),
+      ...(searchChoice ? { searchIndex: searchIndexDir } : {}),
       fusedQuery: fusionKind === 'model' ? { kind: 'fusion_embedding' } : { kind: 'concat', imageWeight: 0.5, textWeight: 0.5 },
       indexes: {
-        image: { set: embeddingSet(photoIds, 16, vectors?.image ?? Float32Array.from({ length: photoIds.length * 16 }, (_, i) => (i % 5) + 1)),
+        image: { set: embeddingSet(photoIds, photoDim, vectors?.image ?? Float32Array.from({ length: photoIds.length * photoDim }, (_, i) => (i % 5) + 1)),
           listingIds: listings.flatMap((l) => l.photos.map(() => l.id)), unit: 'photo', embedding: 'image head embedding per photo' },
         text: { set: embeddingSet(listings.map((l) => l.id), 16, vectors?.text ?? Float32Array.from({ length: listings.length * 16 }, (_, i) => (i % 7) + 1)),
           listingIds: listings.map((l) => l.id), unit: 'listing', embedding: 'text CNN embedding' },
@@ -141,7 +150,7 @@ export async function buildTinyBundle(dir: string, options: { fusion?: 'concat' 
     for (const l of listings) {
       for (const bytes of l.photoBytes) {
         const q = await service.encode({ images: [bytes] });
-        imageVectors.push(...(q.photoEmbeddings as Float32Array[])[0]);
+        imageVectors.push(...(q.photoQueries as Float32Array[])[0]);
       }
       const t = await service.encode({ images: [], title: l.title, description: l.description });
       textVectors.push(...(t.textEmbedding as Float32Array));

@@ -103,13 +103,17 @@ export class PhotoFeaturizer {
   }
 
   describe(): string {
-    return `ResNet-50 ${this.m.output}, ${this.choice.precision} (${this.choice.reason.split(',')[0]}), ${this.views} view(s) per photo, ` +
+    return `ResNet-50 ${this.m.output}, ${this.choice.precision} (${this.choice.reason.split(',')[0]}), up to ${this.views} view(s) per photo, ` +
       `micro-batches of up to ${this.batcher.maxBatch} views; ${this.backbone.describe()}`;
   }
 
-  /** Feature vectors of one photo (its pixels from decodePhoto): [plain] or [plain, mirrored]. 503 when the backbone queue is full. */
-  async features(rgb: Uint8Array): Promise<Float32Array[]> {
-    return Promise.all(Array.from({ length: this.views }, (_, v) => this.batcher.submit({ rgb, mirrored: v === 1 })))
+  /**
+   * Feature vectors of one photo (its pixels from decodePhoto): [plain] or [plain, mirrored] — the
+   * first `views` of them (at most the featuriser's). 503 when the backbone queue is full.
+   */
+  async features(rgb: Uint8Array, views: number = this.views): Promise<Float32Array[]> {
+    if (!Number.isInteger(views) || views < 1 || views > this.views) throw new Error(`features: ${views} views asked, this featuriser runs 1 to ${this.views}`);
+    return Promise.all(Array.from({ length: views }, (_, v) => this.batcher.submit({ rgb, mirrored: v === 1 })))
       .catch((err: unknown) => {
         throw err instanceof QueueFullError ? new InputError(503, err.message) : err;
       });

@@ -64,7 +64,7 @@ export interface RunningServer {
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_REQUEST_BUDGET_MS = 15_000;
-/** Photo requests decoded and featurised at once: enough to fill a micro-batch of the backbone (2 views each). */
+/** Photo requests decoded and featurised at once: enough to fill a micro-batch of the backbone (up to 2 views each). */
 export const DEFAULT_PHOTO_CONCURRENCY = 4;
 export const DEFAULT_MAX_QUEUED_PHOTOS = 8;
 /** One cap for a text field, in multipart and in JSON. */

@@ -11,6 +11,8 @@
  *   photos + text → `fused` (the vector notebook 07 chose on validation);
  *   photos only   → `image` (one row per photo; each query photo searches, a listing keeps its best score);
  *   text only     → `text`.
+ * The backbone runs as many views of a photo as the query's route reads (`viewsPerRoute`): a photo +
+ * text query only what the fusion predictor reads, a photo-only query also what the photo index averages.
  */
 import * as path from 'path';
 import { initTf } from '../tf/runtime';
@@ -73,6 +75,25 @@ interface LoadedIndex {
   rows: IndexRows;
 }
 
+/** Backbone views per photo each photo route reads (the featuriser runs up to `most`). */
+export interface RouteViews {
+  'image+text': number;
+  image: number;
+  most: number;
+}
+
+/**
+ * Views per photo by route: photo + text queries are answered by the fusion predictor and the fused
+ * index alone; photo-only queries by the image predictor and the photo index (which averages
+ * `descriptorViews` views when it holds whitened backbone features). Computing the mirrored view
+ * for a route that does not read it would double the backbone's work for nothing.
+ */
+export function viewsPerRoute(fusion: Pick<FusionPredictor, 'viewsPerPhoto'>, image: Pick<ImagePredictor, 'spec'>, search: SearchIndex | null): RouteViews {
+  const both = fusion.viewsPerPhoto;
+  const photoOnly = Math.max(image.spec.views, search ? descriptorViews(search) : 1);
+  return { 'image+text': both, image: photoOnly, most: Math.max(both, photoOnly) };
+}
+
 export const MAX_K = 50;
 /** Neighbours a re-ranked listing query looks at (notebook 07 re-ranks its ranked lists of this depth). */
 const RERANK_DEPTH = 50;
@@ -89,6 +110,7 @@ export class SearchService {
     private readonly listings: Map<string, ServingListing>,
     private readonly search: SearchIndex | null,
     readonly loadSeconds: number,
+    readonly views: RouteViews,
   ) {}
 
   /** Loads the bundle in `dir`; throws a MissingArtefactError naming the file when something is missing. */
@@ -116,10 +138,9 @@ export class SearchService {
       if (p.classes.join('|') !== manifest.classes.join('|')) throw new Error(`the bundle's ${p.kind} predictor has other classes than the manifest: re-run notebook 07`);
     }
     const search = manifest.searchIndex ? readSearchIndex(path.resolve(dir, manifest.searchIndex)) : null;
-    // As many views as the fusion predictor or the photo index reads (07 indexed whitened descriptors of descriptorViews views).
-    const views = Math.max(fusion.viewsPerPhoto, search ? descriptorViews(search) : 1);
-    const photos = await PhotoFeaturizer.create(manifest, dir, views, options);
-    return new SearchService(dir, manifest, photos, fusion, image, text, indexes, listings, search, (performance.now() - t0) / 1000);
+    const views = viewsPerRoute(fusion, image, search);
+    const photos = await PhotoFeaturizer.create(manifest, dir, views.most, options);
+    return new SearchService(dir, manifest, photos, fusion, image, text, indexes, listings, search, (performance.now() - t0) / 1000, views);
   }
 
   async close(): Promise<void> {
@@ -138,6 +159,7 @@ export class SearchService {
       max_photos: MAX_PHOTOS,
       models: { image: this.image.label, text: this.text.label, 'image+text': this.fusion.label },
       backbone: this.photos.describe(),
+      views_per_photo: { 'image+text': this.views['image+text'], image: this.views.image },
       indexes: Object.fromEntries(Object.values(this.indexes).map((i) => [i.name, { rows: i.index.size, dim: i.index.dim, unit: this.manifest.indexes[i.name].unit, embedding: this.manifest.indexes[i.name].embedding }])),
       fused_query: q.kind === 'fusion_embedding' ? 'notebook 05 fusion model (fused_embedding layer)' :
         `concatenation of the normalised image and text embeddings (weights ${q.imageWeight.toFixed(2)} / ${q.textWeight.toFixed(2)})`,
@@ -152,8 +174,11 @@ export class SearchService {
     return this.run(listing, timings);
   }
 
-  /** Checks, decodes and featurises a query's photos: the listing as the predictors read it. */
-  async listingOf(query: Query, timings: Record<string, number> = {}): Promise<ListingInput> {
+  /**
+   * Checks, decodes and featurises a query's photos: the listing as the predictors read it, with the
+   * views its route reads (`views` overrides: up to `this.views.most`, e.g. to answer every route from one pass).
+   */
+  async listingOf(query: Query, timings: Record<string, number> = {}, views?: number): Promise<ListingInput> {
     const title = (query.title ?? '').trim();
     const description = (query.description ?? '').trim();
     const images = query.images ?? [];
@@ -161,11 +186,12 @@ export class SearchService {
       throw new InputError(400, 'missing fields: send one or more image files (field "image") and/or a "title" / "description"');
     }
     if (images.length > MAX_PHOTOS) throw new InputError(400, `too many photos: ${images.length} (at most ${MAX_PHOTOS} per listing)`);
+    const perPhoto = views ?? (title || description ? this.views['image+text'] : this.views.image);
     let t = performance.now();
     const pixels = await Promise.all(images.map((bytes) => decodePhoto(bytes, this.photos.size)));
     if (images.length) timings.decode_ms = performance.now() - t;
     t = performance.now();
-    const photos = await Promise.all(pixels.map((rgb) => this.photos.features(rgb)));
+    const photos = await Promise.all(pixels.map((rgb) => this.photos.features(rgb, perPhoto)));
     if (images.length) timings.backbone_ms = performance.now() - t;
     return { photos, title, description };
   }
@@ -185,10 +211,10 @@ export class SearchService {
       // One pass of the image heads gives the listing's answer and each photo's embedding.
       const [pi] = this.image.predict([listing]);
       out.photoEmbeddings = pi!.photoEmbeddings;
-      const search = this.search;
-      out.photoQueries = search?.whitening ? listing.photos.map((views) => whitenedPhotoQuery(search, views)) : out.photoEmbeddings;
       out.imageEmbedding = pi!.embedding;
       if (kind === 'image') {
+        const search = this.search;
+        out.photoQueries = search?.whitening ? listing.photos.map((views) => whitenedPhotoQuery(search, views)) : out.photoEmbeddings;
         out.predictor = this.image;
         out.probabilities = pi!.probabilities;
       } else {
