@@ -35,6 +35,7 @@ const vec = (n: number) => Float32Array.from({ length: n }, () => rng.next() * 2
 const TEXTS = [['red kettle', 'a kettle for the kitchen'], ['baby pram', 'pram with cover'], ['laptop bag', 'fits a 15 inch laptop'], ['kettle and toaster', '']];
 
 let image: ImagePredictor;
+let imageHeads: ReturnType<typeof buildHead>[];
 let text: TextPredictor;
 let listings: ListingInput[];
 
@@ -42,7 +43,8 @@ before(async () => {
   await initTf();
   const h1 = buildHead({ inputDim: DIM, numClasses: 3, hidden: [4], dropout: 0, seed: 1 });
   const h2 = buildHead({ inputDim: DIM, numClasses: 3, hidden: [4], dropout: 0, seed: 2 });
-  image = new ImagePredictor({ label: 'two heads, flip TTA', classes: CLASSES, featureDim: DIM, views: 2, aggregate: 'mean_probability', features: 'toy' }, [h1, h2], h1);
+  imageHeads = [h1, h2];
+  image = new ImagePredictor({ label: 'two heads, flip TTA', classes: CLASSES, featureDim: DIM, views: 2, aggregate: 'mean_probability', features: 'toy' }, imageHeads, h1);
   const vocab = Vocabulary.fit(TEXTS.map(([t, d]) => { const x = tokenizeFields({ title: t, description: d }); return [...x.title, ...x.description]; }), { minCount: 1 });
   const cnn = buildTextCnn({ vocabSize: vocab.size, sequenceLength: 8, numClasses: 3, embeddingDim: 4, kernelSizes: [2], filters: 3, hiddenUnits: 5, dropout: 0, embeddingDropout: 0, seed: 3 });
   const vectoriser = new TfidfVectoriser({ minDf: 1 }).fit(TEXTS.map(([t, d]) => tfidfDocument({ title: t, description: d }, 2)));
@@ -128,7 +130,8 @@ describe('fusion predictor', () => {
     assert.throws(() => new FusionPredictor({ label: 'x', classes: CLASSES, combination: { kind: 'early' } }, image, text, null), /needs the early-fusion network/);
     const early = buildFusionModel({ imageDim: DIM, textDim: 5, numClasses: 3, branchWidth: 4, imageInputDropout: 0, textInputDropout: 0, dropout: 0, seed: 7 });
     const fusion = new FusionPredictor({ label: 'hybrid', classes: CLASSES, combination: { kind: 'hybrid', earlyWeight: 0.6 } }, image, text, early);
-    assert.equal(fusion.viewsPerPhoto, 2);
+    assert.equal(fusion.viewsPerPhoto(), 2);
+    assert.equal(fusion.viewsPerPhoto({ earlyEmbedding: false }), 2, 'a hybrid reads the early network for its probabilities');
     const dir = path.join(tmp, 'fusion');
     await fusion.save(dir);
     for (const sub of ['image', 'text']) assert.ok(fs.existsSync(path.join(dir, sub, PREDICTOR_FILE)), `${sub} saved inside the fusion`);
@@ -138,6 +141,23 @@ describe('fusion predictor', () => {
     a.forEach((p, i) => { close(p.probabilities, b[i].probabilities, 1e-6); close(p.embedding, b[i].embedding, 1e-6); });
     assert.equal(a[0].embedding.length, 8, 'the fused embedding of the early network');
     loaded.dispose();
+    early.dispose();
+  });
+
+  test('a pool that does not read the early network runs it only for its embedding: one view per photo then suffices', () => {
+    const plainImage = new ImagePredictor({ ...image.spec, views: 1 }, imageHeads, imageHeads[0]);
+    const early = buildFusionModel({ imageDim: DIM, textDim: 5, numClasses: 3, branchWidth: 4, imageInputDropout: 0, textInputDropout: 0, dropout: 0, seed: 7 });
+    const pool = { experts: ['image' as const, 'tfidf' as const], weights: [0.7, 1.1], bias: [0, 0.1, -0.1] };
+    const fusion = new FusionPredictor({ label: 'poe', classes: CLASSES, combination: { kind: 'log_linear', pool } }, plainImage, text, early);
+    assert.equal(fusion.viewsPerPhoto(), 2, 'its embedding is the early network\'s, which reads both views');
+    assert.equal(fusion.viewsPerPhoto({ earlyEmbedding: false }), 1);
+    const onePerPhoto = listings.map((l) => ({ ...l, photos: l.photos.map((views) => views.slice(0, 1)) }));
+    const both = fusion.predict(listings);
+    const one = fusion.predict(onePerPhoto, { earlyEmbedding: false });
+    both.forEach((p, i) => close(p.probabilities, one[i].probabilities));
+    assert.throws(() => fusion.predict(onePerPhoto), /1 view\(s\), the early-fusion network reads the mean of 2/);
+    const withEarly = new FusionPredictor({ label: 'poe + early', classes: CLASSES, combination: { kind: 'log_linear', pool: { experts: ['early', 'tfidf'], weights: [1, 1], bias: [0, 0, 0] } } }, plainImage, text, early);
+    assert.equal(withEarly.viewsPerPhoto({ earlyEmbedding: false }), 2, 'an early expert reads both views');
     early.dispose();
   });
 

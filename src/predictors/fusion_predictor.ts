@@ -13,7 +13,9 @@
  *
  * The embedding is the early network's fused embedding when it holds one (05 always saves it, for
  * search), else the image and text embeddings, each L2-normalised, concatenated (zeros for a
- * missing image part).
+ * missing image part). A caller that does not read the embedding (the service, when 07 chose the
+ * concatenation for its fused index) passes `earlyEmbedding: false`: the early network then runs
+ * only when the combination reads it, so photos need only the views the image predictor reads.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -35,6 +37,14 @@ export type FusionCombination =
 /** The probabilities a log-linear fusion can combine. */
 export type FusionExpert = 'image' | 'tfidf' | 'text_cnn' | 'text' | 'early';
 export const FUSION_EXPERTS: readonly FusionExpert[] = ['image', 'tfidf', 'text_cnn', 'text', 'early'];
+
+/** True when the combination's probabilities read the early network. */
+export function combinationReadsEarly(c: FusionCombination): boolean {
+  return c.kind === 'early' || c.kind === 'hybrid' || (c.kind === 'log_linear' && c.pool.experts.includes('early'));
+}
+
+/** Views per photo the early network reads: it was trained on the mean of both (plain, mirrored). */
+const EARLY_VIEWS = 2;
 
 export interface FusionPredictorSpec {
   label: string;
@@ -59,8 +69,7 @@ export class FusionPredictor implements Predictor {
     private readonly early: tf.LayersModel | null,
   ) {
     const c = spec.combination;
-    const needsEarly = c.kind === 'early' || c.kind === 'hybrid' || (c.kind === 'log_linear' && c.pool.experts.includes('early'));
-    if (needsEarly && !early) throw new Error(`a ${c.kind} fusion needs the early-fusion network`);
+    if (combinationReadsEarly(c) && !early) throw new Error(`a ${c.kind} fusion needs the early-fusion network`);
     if (c.kind === 'log_linear') {
       const unknown = c.pool.experts.filter((e) => !FUSION_EXPERTS.includes(e));
       if (unknown.length) throw new Error(`log-linear fusion: unknown expert(s) ${unknown.join(', ')}; known: ${FUSION_EXPERTS.join(', ')}`);
@@ -73,9 +82,14 @@ export class FusionPredictor implements Predictor {
     }
   }
 
-  /** Backbone views per photo its inputs need: the early network was trained on the mean of both views. */
-  get viewsPerPhoto(): number {
-    return Math.max(this.image.spec.views, this.early ? 2 : 1);
+  /** Whether predict() runs the early network: the combination reads it, or the caller reads its embedding. */
+  private runsEarly(earlyEmbedding: boolean): boolean {
+    return this.early !== null && (earlyEmbedding || combinationReadsEarly(this.spec.combination));
+  }
+
+  /** Backbone views per photo predict() reads: the image predictor's, and both when it runs the early network. */
+  viewsPerPhoto(options: { earlyEmbedding?: boolean } = {}): number {
+    return Math.max(this.image.spec.views, this.runsEarly(options.earlyEmbedding ?? true) ? EARLY_VIEWS : 1);
   }
 
   get label(): string {
@@ -86,7 +100,8 @@ export class FusionPredictor implements Predictor {
     return this.spec.classes;
   }
 
-  predict(listings: readonly ListingInput[]): ListingPrediction[] {
+  /** `earlyEmbedding: false`: the caller does not read the early network's embedding (see the header). */
+  predict(listings: readonly ListingInput[], options: { earlyEmbedding?: boolean } = {}): ListingPrediction[] {
     if (listings.length === 0) return [];
     const textOut = this.text.outputs(listings);
     const k = this.spec.classes.length;
@@ -95,13 +110,16 @@ export class FusionPredictor implements Predictor {
     const image = this.image.predict(listings);
     const c = this.spec.combination;
     let early: { probs: number[][]; embeddings: Float32Array; width: number } | null = null;
-    if (this.early) {
+    if (this.early && this.runsEarly(options.earlyEmbedding ?? true)) {
+      listings.forEach((l, i) => l.photos.forEach((views, j) => {
+        if (views.length < EARLY_VIEWS) throw new Error(`listing ${i} photo ${j}: ${views.length} view(s), the early-fusion network reads the mean of ${EARLY_VIEWS}`);
+      }));
       const imageDim = this.early.inputs[0].shape[1] as number;
       const textDim = this.early.inputs[1].shape[1] as number;
       const x = new Float32Array(listings.length * imageDim);
       const t = new Float32Array(listings.length * textDim);
       listings.forEach((l, i) => {
-        x.set(meanVector(l.photos.flatMap((views) => views), imageDim), i * imageDim);
+        x.set(meanVector(l.photos.flatMap((views) => views.slice(0, EARLY_VIEWS)), imageDim), i * imageDim);
         t.set(textOut.embeddings.subarray(i * tw, (i + 1) * tw), i * textDim);
       });
       early = fusionOutputs(this.early, x, t);

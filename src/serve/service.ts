@@ -85,13 +85,19 @@ export interface RouteViews {
 /**
  * Views per photo by route: photo + text queries are answered by the fusion predictor and the fused
  * index alone; photo-only queries by the image predictor and the photo index (which averages
- * `descriptorViews` views when it holds whitened backbone features). Computing the mirrored view
+ * `descriptorViews` views when it holds whitened backbone features), and the fusion predictor's
+ * early network only when its combination or the fused query (`earlyEmbedding`) reads it. Computing the mirrored view
  * for a route that does not read it would double the backbone's work for nothing.
  */
-export function viewsPerRoute(fusion: Pick<FusionPredictor, 'viewsPerPhoto'>, image: Pick<ImagePredictor, 'spec'>, search: SearchIndex | null): RouteViews {
-  const both = fusion.viewsPerPhoto;
+export function viewsPerRoute(fusion: Pick<FusionPredictor, 'viewsPerPhoto'>, image: Pick<ImagePredictor, 'spec'>, search: SearchIndex | null, earlyEmbedding: boolean): RouteViews {
+  const both = fusion.viewsPerPhoto({ earlyEmbedding });
   const photoOnly = Math.max(image.spec.views, search ? descriptorViews(search) : 1);
   return { 'image+text': both, image: photoOnly, most: Math.max(both, photoOnly) };
+}
+
+/** Whether the fused index's query vector is the fusion predictor's (early-network) embedding. */
+function readsEarlyEmbedding(manifest: ServingManifest): boolean {
+  return manifest.fusedQuery.kind === 'fusion_embedding';
 }
 
 export const MAX_K = 50;
@@ -138,7 +144,7 @@ export class SearchService {
       if (p.classes.join('|') !== manifest.classes.join('|')) throw new Error(`the bundle's ${p.kind} predictor has other classes than the manifest: re-run notebook 07`);
     }
     const search = manifest.searchIndex ? readSearchIndex(path.resolve(dir, manifest.searchIndex)) : null;
-    const views = viewsPerRoute(fusion, image, search);
+    const views = viewsPerRoute(fusion, image, search, readsEarlyEmbedding(manifest));
     const photos = await PhotoFeaturizer.create(manifest, dir, views.most, options);
     return new SearchService(dir, manifest, photos, fusion, image, text, indexes, listings, search, (performance.now() - t0) / 1000, views);
   }
@@ -218,7 +224,7 @@ export class SearchService {
         out.predictor = this.image;
         out.probabilities = pi!.probabilities;
       } else {
-        const [pf] = this.fusion.predict([listing]);
+        const [pf] = this.fusion.predict([listing], { earlyEmbedding: readsEarlyEmbedding(this.manifest) });
         out.probabilities = pf.probabilities;
         out.textEmbedding = this.text.predict([listing])[0].embedding;
         out.fused = this.fusedVector(out.photoEmbeddings, out.textEmbedding, pf.embedding);
