@@ -4,8 +4,9 @@
  * full profile's when it exists, else the smoke profile's (BENCH_PROFILE=smoke|full to choose) —
  * then sends LOAD_REQUESTS (default 300) POST /predict/similar requests, LOAD_CONCURRENCY (default
  * 4) at a time, after a few warm-up requests. Each request is a real listing photo (the original
- * file from data/raw/images) plus its title, k = 10: the full query (decode, ResNet-50 plain +
- * mirrored, head, text CNN, fusion, fused index). LOAD_QUERY=image|text|both picks another kind.
+ * file from data/raw/images) plus its title, k = 10: the full query (decode, ResNet-50 on the views
+ * the photo + text route reads, heads, text CNN, fusion, fused index). LOAD_QUERY=image|text|both
+ * picks another kind.
  *
  * Reports throughput, end-to-end latency p50/p95 (client side), the index query p95 (the
  * service's own timing of the usearch search, in each response) and the process's resident memory
