@@ -25,7 +25,8 @@ import * as path from 'path';
 import { performance } from 'perf_hooks';
 import { OnnxBackbone } from '../src/backbone/onnx_backbone';
 import { ensureInt8OnnxModels, Int8ModelFile, ensureOnnxModel } from '../src/backbone/onnx_export';
-import { int8CalibrationIds, recordedInt8, recordedModelPath } from '../src/backbone/int8';
+import { int8CalibrationIds, recordedInputSize, recordedInt8, recordedInt8Method, recordedModelPath } from '../src/backbone/int8';
+import type { CalibrationMethod } from '../src/backbone/quantize';
 import { caffePreprocess } from '../src/backbone/resnet_tfjs';
 import { openDataset, openImageCache } from '../src/data/dataset';
 import { PROFILE } from '../src/config';
@@ -85,15 +86,21 @@ async function runOurs(backbone: OnnxBackbone, input: Float32Array): Promise<num
   return rates;
 }
 
-/** The int8 model: notebook 03's recorded one when present, else calibrated here on training photos. */
+/**
+ * The int8 model at 224 px: notebook 03's recorded one when 03 runs the backbone at 224 px; else the 224 px
+ * model of 03's calibration method on the same seeded training photos (03 calibrates it too, so it is
+ * usually cached), or min-max before 03 has recorded anything.
+ */
 async function int8Model(trainIds: string[]): Promise<{ model: Pick<Int8ModelFile, 'file' | 'inputName' | 'outputNames' | 'inputShape'>; how: string }> {
   const recorded = recordedInt8();
   const file = recordedModelPath(recorded);
   const fp32 = ensureOnnxModel();
-  if (file && fs.existsSync(file)) return { model: { ...fp32, file }, how: `recorded by notebook 03 (${recorded.method})` };
+  if (file && fs.existsSync(file) && recordedInputSize(recorded) === 224) return { model: { ...fp32, file }, how: `recorded by notebook 03 (${recorded.method})` };
   const ids = int8CalibrationIds(trainIds, PROFILE.seed);
-  const [model] = await ensureInt8OnnxModels([{ kind: 'minmax' }], { ids, pixels: await openImageCache(ids, 224) });
-  return { model, how: `min-max, calibrated on ${ids.length} training photos` };
+  const method: CalibrationMethod = recorded.method ? recordedInt8Method(recorded) : { kind: 'minmax' };
+  const [model] = await ensureInt8OnnxModels([method], { ids, pixels: await openImageCache(ids, 224) });
+  const of03 = recorded.method ? `, notebook 03's method (03 runs the backbone at ${recordedInputSize(recorded)} px)` : '';
+  return { model, how: `${model.quantization.method} at 224 px, calibrated on ${ids.length} training photos${of03}` };
 }
 
 export async function run(): Promise<void> {
