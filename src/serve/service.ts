@@ -95,6 +95,12 @@ export function viewsPerRoute(fusion: Pick<FusionPredictor, 'viewsPerPhoto'>, im
   return { 'image+text': both, image: photoOnly, most: Math.max(both, photoOnly) };
 }
 
+/** The route a listing takes: photos + text, photos only, or text only (trimmed text). */
+function routeOf(photoCount: number, title: string, description: string): QueryKind {
+  const hasText = title.length > 0 || description.length > 0;
+  return photoCount && hasText ? 'image+text' : photoCount ? 'image' : 'text';
+}
+
 /** Whether the fused index's query vector is the fusion predictor's (early-network) embedding. */
 function readsEarlyEmbedding(manifest: ServingManifest): boolean {
   return manifest.fusedQuery.kind === 'fusion_embedding';
@@ -192,7 +198,7 @@ export class SearchService {
       throw new InputError(400, 'missing fields: send one or more image files (field "image") and/or a "title" / "description"');
     }
     if (images.length > MAX_PHOTOS) throw new InputError(400, `too many photos: ${images.length} (at most ${MAX_PHOTOS} per listing)`);
-    const perPhoto = views ?? (title || description ? this.views['image+text'] : this.views.image);
+    const perPhoto = views ?? (routeOf(images.length, title, description) === 'image+text' ? this.views['image+text'] : this.views.image);
     let t = performance.now();
     const pixels = await Promise.all(images.map((bytes) => decodePhoto(bytes, this.photos.size)));
     if (images.length) timings.decode_ms = performance.now() - t;
@@ -204,8 +210,7 @@ export class SearchService {
 
   /** The route a listing takes (photos, text, both) and its predictor's answer. */
   run(listing: ListingInput, timings: Record<string, number> = {}): EncodedQuery {
-    const hasText = listing.title.length > 0 || listing.description.length > 0;
-    const kind: QueryKind = listing.photos.length && hasText ? 'image+text' : listing.photos.length ? 'image' : 'text';
+    const kind = routeOf(listing.photos.length, listing.title, listing.description);
     const t = performance.now();
     const out: EncodedQuery = { kind, listing, predictor: this.fusion, probabilities: new Float32Array(0), timings };
     if (kind === 'text') {
