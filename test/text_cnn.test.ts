@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { initTf, tf } from '../src/tf/runtime';
 import { Rng } from '../src/rng';
-import { TEXT_EMBEDDING_LAYER, buildTextCnn, embeddingModel, parameterCounts, predictBatched, resolveTextCnnConfig } from '../src/models/text_cnn';
+import { TEXT_EMBEDDING_LAYER, buildTextCnn, cutPadding, cutPaddingRunner, embeddingModel, paddingWindow, parameterCounts, predictBatched, resolveTextCnnConfig } from '../src/models/text_cnn';
+import { withEmbedding } from '../src/predictors/predictor';
 import { createTrainStep } from '../src/train/step';
 
 /** Toy task: class 1 if a token from 5..9 occurs, class 2 if one from 10..14 occurs, else 0 (noise tokens ≥ 15). */
@@ -81,4 +82,49 @@ test('a fine-tuned text CNN learns a toy keyword task in a few steps (embedding 
   assert.ok(acc > 0.9, `train accuracy ${acc}`);
   tf.dispose([x, y, probs]);
   model.dispose();
+});
+
+test('cutPaddingRunner: ids cut to the longest text plus the receptive field give the full-width outputs', async () => {
+  await initTf();
+  const L = 24;
+  const V = 40;
+  const model = buildTextCnn({ vocabSize: V, sequenceLength: L, numClasses: 3, embeddingDim: 5, filters: 6, kernelSizes: [2, 4], hiddenUnits: 7, seed: 11 });
+  assert.equal(paddingWindow(model), 1 + 1 + 3, 'one plus (kernel − 1) per convolution');
+  // Texts of 0 to L tokens (ids ≥ 1: 0 is PAD), padded at the end, as encodeFields makes them.
+  const rng = new Rng(4);
+  const lengths = [0, 1, 3, 7, 12, 19, 20, 21, L];
+  const ids = new Int32Array(lengths.length * L);
+  lengths.forEach((n, r) => { for (let t = 0; t < n; t++) ids[r * L + t] = 1 + rng.int(V - 1); });
+  const cut = cutPaddingRunner(model, [TEXT_EMBEDDING_LAYER, model.outputLayers[0].name]);
+  assert.ok(cut);
+  const full = withEmbedding(model, TEXT_EMBEDDING_LAYER);
+  const run = (m: tf.LayersModel, x: Int32Array, width: number, rows: number) => tf.tidy(() =>
+    (m.apply(tf.tensor2d(x, [rows, width], 'int32'), { training: false }) as tf.Tensor[]).map((t) => Array.from(t.dataSync())));
+  // One row at a time (a query) and a batch: the batch is cut to its longest row.
+  lengths.forEach((n, r) => {
+    const one = cutPadding(ids, L, r, r + 1, cut.window);
+    assert.equal(one.width, Math.min(L, n + cut.window));
+    const [emb, logits] = run(cut.runner, one.ids, one.width, 1);
+    const [embFull, logitsFull] = run(full, ids.subarray(r * L, (r + 1) * L), L, 1);
+    emb.forEach((v, j) => assert.ok(Math.abs(v - embFull[j]) < 1e-5, `row of ${n} tokens, embedding ${j}: ${v} vs ${embFull[j]}`));
+    logits.forEach((v, j) => assert.ok(Math.abs(v - logitsFull[j]) < 1e-5, `row of ${n} tokens, logit ${j}`));
+  });
+  const batch = cutPadding(ids, L, 1, 5, cut.window);
+  assert.equal(batch.width, 12 + cut.window, 'the longest of rows 1–4 has 12 tokens');
+  const [, logits] = run(cut.runner, batch.ids, batch.width, 4);
+  const [, logitsFull] = run(full, ids.subarray(L, 5 * L), L, 4);
+  logits.forEach((v, j) => assert.ok(Math.abs(v - logitsFull[j]) < 1e-5, `batch logit ${j}`));
+  model.dispose();
+});
+
+test('cutPaddingRunner refuses a model whose output depends on the padding it would cut', async () => {
+  await initTf();
+  // Stacked convolutions are 'same'-padded after the first: the end of a cut row would see zeros, not padding.
+  const stacked = buildTextCnn({ vocabSize: 20, sequenceLength: 12, numClasses: 2, embeddingDim: 4, filters: 3, kernelSizes: [2], hiddenUnits: 4, convLayersPerBranch: 2 });
+  assert.equal(paddingWindow(stacked), null);
+  assert.equal(cutPaddingRunner(stacked, [TEXT_EMBEDDING_LAYER]), null);
+  const input = tf.input({ shape: [12], dtype: 'int32' });
+  const averaged = tf.model({ inputs: input, outputs: tf.layers.globalAveragePooling1d({}).apply(tf.layers.embedding({ inputDim: 20, outputDim: 4, inputLength: 12 }).apply(input)) as tf.SymbolicTensor });
+  assert.equal(paddingWindow(averaged), null, 'an average over positions counts the padding');
+  stacked.dispose();
 });

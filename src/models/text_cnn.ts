@@ -15,6 +15,7 @@
 import { Rng } from '../rng';
 import { tf } from '../tf/runtime';
 import { SeededDropout } from './seeded_dropout';
+import { PAD_ID } from '../text/tokenizer';
 
 export const TEXT_EMBEDDING_LAYER = 'text_embedding';
 
@@ -212,4 +213,77 @@ export function* sequenceBatches(
     });
     yield { x: tf.tensor2d(x, [rows.length, sequenceLength], 'int32'), y: tf.tensor1d(y, 'int32'), labels: y, rows };
   }
+}
+
+/** Layers that act per position (or on pooled vectors): they let a cut sequence keep its output. */
+const CUT_SAFE_LAYERS = new Set(['InputLayer', 'Embedding', 'Dropout', 'SpatialDropout1D', SeededDropout.className, 'GlobalMaxPooling1D', 'Concatenate', 'Dense', 'Activation']);
+
+/**
+ * How many trailing padding columns a text CNN must still see at inference: 1 + Σ (kernel − 1) ×
+ * dilation over its convolutions (a bound on any position's receptive field), or null when the
+ * model holds a layer for which cutting changes the output (a 'same'-padded convolution, a
+ * flatten, an average pool…). Such a CNN gives the same outputs for ids [n, L] cut to the longest
+ * row's real tokens plus this many columns: every window lying wholly in the trailing padding
+ * computes the same vector, one such window remains, and the global max pool sees nothing else new.
+ */
+export function paddingWindow(model: tf.LayersModel): number | null {
+  let field = 1;
+  for (const layer of model.layers) {
+    const name = layer.getClassName();
+    if (name === 'Conv1D') {
+      const c = layer.getConfig() as { kernelSize: number | number[]; dilationRate: number | number[]; padding: string };
+      if (c.padding !== 'valid') return null;
+      const k = Array.isArray(c.kernelSize) ? c.kernelSize[0] : c.kernelSize;
+      const d = Array.isArray(c.dilationRate) ? c.dilationRate[0] : c.dilationRate;
+      field += (k - 1) * (d ?? 1);
+    } else if (!CUT_SAFE_LAYERS.has(name)) {
+      return null;
+    }
+  }
+  return field;
+}
+
+/**
+ * An inference copy of a text CNN that reads ids of any length (the saved model's embedding pins
+ * its input length), returning the named layers' outputs; with the cut of `cutPadding` it gives the
+ * outputs of the full width. Its layers are copies (same config and weights): applying the
+ * original layers to a new input would give them a second inbound node and break `layer.output`
+ * on the original model. Null when cutting would change the outputs (see paddingWindow).
+ */
+export function cutPaddingRunner(model: tf.LayersModel, outputLayers: string[]): { runner: tf.LayersModel; window: number } | null {
+  const window = paddingWindow(model);
+  if (window === null || model.inputs.length !== 1) return null;
+  const made = new Map<string, tf.SymbolicTensor>();
+  for (const layer of model.layers) {
+    if (layer.getClassName() === 'InputLayer') {
+      made.set(layer.name, tf.input({ shape: [null], dtype: 'int32', name: `${layer.name}_any_length` }));
+      continue;
+    }
+    const inputs = layer.inboundNodes[0].inputTensors.map((t) => made.get(t.sourceLayer.name) as tf.SymbolicTensor);
+    const cls = layer.constructor as unknown as { fromConfig(cls: unknown, config: object): tf.layers.Layer };
+    const copy = cls.fromConfig(cls, { ...layer.getConfig(), name: `${layer.name}_any_length`, inputLength: undefined, batchInputShape: undefined });
+    made.set(layer.name, copy.apply(inputs.length === 1 ? inputs[0] : inputs) as tf.SymbolicTensor);
+    copy.setWeights(layer.getWeights());
+  }
+  const outputs = outputLayers.map((n) => made.get(n) as tf.SymbolicTensor);
+  return { runner: tf.model({ inputs: made.get(model.inputLayers[0].name) as tf.SymbolicTensor, outputs, name: `${model.name}_any_length` }), window };
+}
+
+/**
+ * Rows [start, end) of row-major ids [n, L], cut to the columns a text CNN reads at inference: the
+ * longest row's real tokens (up to its last non-PAD id) plus `window` (paddingWindow), at most L. A
+ * title-only query of 10 tokens then runs on 17 columns instead of 96. Inference only: in
+ * training every padding window tied at the max gets gradient, so a cut batch trains differently.
+ */
+export function cutPadding(ids: Int32Array, L: number, start: number, end: number, window: number): { ids: Int32Array; width: number } {
+  let longest = 0;
+  for (let r = start; r < end; r++) {
+    let last = L;
+    while (last > longest && ids[r * L + last - 1] === PAD_ID) last--;
+    longest = Math.max(longest, last);
+  }
+  const width = Math.min(L, longest + window);
+  const out = new Int32Array((end - start) * width);
+  for (let r = start; r < end; r++) out.set(ids.subarray(r * L, r * L + width), (r - start) * width);
+  return { ids: out, width };
 }

@@ -15,7 +15,7 @@ import { TfidfState, TfidfVectoriser } from '../models/features';
 import { tfidfDocument } from '../text/tfidf_baseline';
 import { sparseSoftmaxProbs } from '../models/sparse_softmax_regression';
 import { encodeFields, tokenizeFields, Vocabulary, VocabularyState } from '../text/tokenizer';
-import { TEXT_EMBEDDING_LAYER } from '../models/text_cnn';
+import { cutPadding, cutPaddingRunner, TEXT_EMBEDDING_LAYER } from '../models/text_cnn';
 import { artifactHeader } from '../artifacts/registry';
 import { embedAndClassify, f32Bytes, ListingInput, ListingPrediction, Predictor, PredictorHeader, readF32, readPredictorJson, withEmbedding, writePredictorJson } from './predictor';
 
@@ -62,10 +62,13 @@ export interface TextOutputs {
 export class TextPredictor implements Predictor {
   readonly kind = 'text' as const;
   private readonly runner: tf.LayersModel;
+  /** The CNN on cut padding (same outputs, less work), when its layers allow it. */
+  private readonly cutRunner: ReturnType<typeof cutPaddingRunner>;
 
   constructor(readonly spec: TextPredictorSpec, private readonly tfidf: TfidfPart, private readonly cnn: CnnPart) {
     if (!(spec.cnnWeight >= 0 && spec.cnnWeight <= 1)) throw new Error(`cnnWeight must be in [0, 1], got ${spec.cnnWeight}`);
     this.runner = withEmbedding(cnn.model, TEXT_EMBEDDING_LAYER);
+    this.cutRunner = cutPaddingRunner(cnn.model, [TEXT_EMBEDDING_LAYER, cnn.model.outputLayers[0].name]);
   }
 
   get label(): string {
@@ -91,11 +94,27 @@ export class TextPredictor implements Predictor {
     const L = this.cnn.sequenceLength;
     const ids = new Int32Array(listings.length * L);
     listings.forEach((l, i) => ids.set(this.encodeIds(l), i * L));
-    const cnn = embedAndClassify(this.runner, ids, L, 256);
+    // Batches of 256, each cut to the columns its longest text needs (same outputs, less work).
+    const k = this.spec.classes.length;
+    const cnnProbs = new Float32Array(listings.length * k);
+    let embeddings = new Float32Array(0);
+    let embeddingWidth = 0;
+    for (let start = 0; start < listings.length; start += 256) {
+      const end = Math.min(listings.length, start + 256);
+      const out = this.cutRunner
+        ? (({ ids: cut, width }) => embedAndClassify(this.cutRunner!.runner, cut, width, 256))(cutPadding(ids, L, start, end, this.cutRunner.window))
+        : embedAndClassify(this.runner, ids.subarray(start * L, end * L), L, 256);
+      if (start === 0) {
+        embeddingWidth = out.embeddingWidth;
+        embeddings = new Float32Array(listings.length * embeddingWidth);
+      }
+      embeddings.set(out.embeddings, start * embeddingWidth);
+      cnnProbs.set(out.probs, start * k);
+    }
     const tfidf = this.tfidfProbs(listings);
     const wc = this.spec.cnnWeight;
-    const blended = cnn.probs.map((p, i) => wc * p + (1 - wc) * tfidf[i]);
-    return { tfidf, cnn: cnn.probs, blended, embeddings: cnn.embeddings, embeddingWidth: cnn.embeddingWidth };
+    const blended = cnnProbs.map((p, i) => wc * p + (1 - wc) * tfidf[i]);
+    return { tfidf, cnn: cnnProbs, blended, embeddings, embeddingWidth };
   }
 
   predict(listings: readonly ListingInput[]): ListingPrediction[] {
@@ -141,5 +160,6 @@ export class TextPredictor implements Predictor {
 
   dispose(): void {
     this.cnn.model.dispose();
+    this.cutRunner?.runner.dispose();
   }
 }
