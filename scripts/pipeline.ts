@@ -1,7 +1,8 @@
 /**
  * Headless notebook runner: `npm run pipeline [-- 03 05]`, and the notebook half of `npm test`.
  *
- * Runs notebooks/NN_*.ipynb in order, each in a fresh tslab kernel (scripts/run_notebook.py),
+ * Runs notebooks/NN_*.ipynb, each in a fresh tslab kernel (scripts/run_notebook.py), two at a time
+ * by default (`--jobs N` or PIPELINE_JOBS; src/pipeline_schedule.ts says which starts when),
  * writes executed notebooks + HTML to outputs/notebooks/ (smoke: outputs/smoke/notebooks/) —
  * light reading copies (PNG charts, no scripts, ≤ 2 MB, checked by run_notebook.py), committed
  * for the full profile —
@@ -13,7 +14,7 @@
  * folder (removed afterwards; the user's data/clean and outputs/models are never touched), and the
  * wall times go to run.cold_wall_seconds instead of run.wall_seconds.
  */
-import { spawnSync } from 'child_process';
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -21,11 +22,14 @@ import { CACHE_ROOT, PATHS, PROFILE } from '../src/config';
 import { readMetrics, recordMetrics } from '../src/metrics_store';
 import { cpuLabel, machineInfo, writeReport } from '../src/eval/report';
 import { updateReadmeResults } from '../src/eval/readme_results';
-import { dependencyMap, STAGES } from '../src/artifacts/registry';
+import { dependencyMap, STAGES, startAfterMap } from '../src/artifacts/registry';
+import { parseJobs, runScheduled } from '../src/pipeline_schedule';
 import { currentInputs, datasetFingerprint, memoised, staleReason, writeStamp } from '../src/pipeline_stamps';
 
 /** What each notebook reads from earlier ones: the stage list of the artifact registry. */
 const DEPENDS_ON = dependencyMap();
+/** What must finish before a notebook starts when several run at once (src/pipeline_schedule.ts). */
+const START_AFTER = startAfterMap();
 
 const NOTEBOOK_DIR = path.join(PATHS.root, 'notebooks');
 const OUT_DIR = path.join(PATHS.report, 'notebooks');
@@ -65,8 +69,8 @@ function fmtSeconds(s: number): string {
   return s < 60 ? `${s.toFixed(1)}s` : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
 }
 
-function main(): number {
-  const args = process.argv.slice(2).filter((a) => a !== '--');
+async function main(): Promise<number> {
+  const { jobs, rest: args } = parseJobs(process.argv.slice(2).filter((a) => a !== '--'));
   const cold = args.includes('--cold');
   const requested = args.filter((a) => a !== '--cold').map((a) => a.padStart(2, '0').slice(0, 2));
   const cacheRoot = cold ? fs.mkdtempSync(path.join(process.env.COLD_CACHE_PARENT ?? os.tmpdir(), 'marketplace-cold-')) : CACHE_ROOT;
@@ -93,31 +97,35 @@ function main(): number {
   };
   const wall: Record<string, number> = {};
   const pipelineStarted = Date.now();
-  let passed = 0;
-  let failed = 0;
-  for (const id of order) {
+  const previousTimes = ((readMetrics().run ?? {}) as Record<string, Record<string, number> | undefined>)[cold ? 'cold_wall_seconds' : 'wall_seconds'] ?? {};
+  if (jobs > 1 && order.length > 1) console.log(`pipeline: up to ${jobs} notebooks at a time (--jobs 1 runs them one by one)`);
+  const runOne = (id: string) => new Promise<boolean>((resolve) => {
     const file = notebooks.get(id)!;
     const base = file.replace(/\.ipynb$/, '');
     const outIpynb = path.join(OUT_DIR, `${base}.ipynb`);
     console.log(`\n=== ${file} (${PROFILE.name}) ===`);
     fs.rmSync(path.join(STAMP_DIR, `${id}.json`), { force: true });
     const t0 = Date.now();
-    const r = spawnSync('/usr/bin/python3', [path.join(PATHS.root, 'scripts', 'run_notebook.py'),
+    const child = spawn('/usr/bin/python3', [path.join(PATHS.root, 'scripts', 'run_notebook.py'),
       path.join(NOTEBOOK_DIR, file), outIpynb, path.join(OUT_DIR, `${base}.html`), KERNEL],
-    { cwd: PATHS.root, env, stdio: 'inherit' });
-    const seconds = (Date.now() - t0) / 1000;
-    wall[id] = Math.round(seconds * 10) / 10;
-    if (r.status === 0) {
-      passed++;
-      writeStamp(STAMP_DIR, id, { notebook: file, seconds, inputs: currentInputs(STAMP_DIR, id, DEPENDS_ON, dataset) });
-      console.log(`=== ${file}: ok in ${fmtSeconds(seconds)} ===`);
-    } else {
-      failed++;
-      console.log(`=== ${file}: FAILED after ${fmtSeconds(seconds)} (executed copy: ${path.relative(PATHS.root, outIpynb)}) ===`);
-      break; // later notebooks read this one's outputs
-    }
-  }
-  const skipped = order.length - passed - failed;
+    { cwd: PATHS.root, env: { ...env, PIPELINE_NOTEBOOK: id }, stdio: 'inherit' }); // PIPELINE_NOTEBOOK tags its progress lines
+    child.on('error', (err) => console.log(`=== ${file}: could not start python3: ${err.message} ===`));
+    child.on('close', (code) => {
+      const seconds = (Date.now() - t0) / 1000;
+      wall[id] = Math.round(seconds * 10) / 10;
+      if (code === 0) {
+        writeStamp(STAMP_DIR, id, { notebook: file, seconds, inputs: currentInputs(STAMP_DIR, id, DEPENDS_ON, dataset) });
+        console.log(`=== ${file}: ok in ${fmtSeconds(seconds)} ===`);
+      } else {
+        console.log(`=== ${file}: FAILED after ${fmtSeconds(seconds)} (executed copy: ${path.relative(PATHS.root, outIpynb)}) ===`);
+      }
+      resolve(code === 0);
+    });
+  });
+  const result = await runScheduled({ order, startAfter: START_AFTER, jobs, expectedSeconds: (id) => previousTimes[id] ?? 60, run: runOne });
+  const passed = result.passed.length;
+  const failed = result.failed.length;
+  const skipped = result.skipped.length;
 
   if (cold && !process.env.KEEP_COLD_CACHE) fs.rmSync(cacheRoot, { recursive: true, force: true });
   const timesKey = cold ? 'cold_wall_seconds' : 'wall_seconds';
@@ -128,7 +136,7 @@ function main(): number {
     date: new Date().toISOString(),
     [timesKey]: { ...(previous[timesKey] ?? {}), ...wall },
     ...(failed === 0 && order.length > 0
-      ? { [cold ? 'last_cold_pipeline' : 'last_pipeline']: { notebooks: order, seconds: Math.round((Date.now() - pipelineStarted) / 100) / 10, date: new Date().toISOString(), machine: cpuLabel(machineInfo()) } }
+      ? { [cold ? 'last_cold_pipeline' : 'last_pipeline']: { notebooks: order, jobs, seconds: Math.round((Date.now() - pipelineStarted) / 100) / 10, date: new Date().toISOString(), machine: cpuLabel(machineInfo()) } }
       : {}),
   });
   if (failed === 0 && order.length > 0) {
@@ -144,11 +152,17 @@ function main(): number {
       console.log(updateReadmeResults(readme, readMetrics()) ? 'README: results table rewritten from metrics.json' : 'README: no results markers, left as is');
     }
   }
-  console.log('\nwall time per notebook: ' + Object.entries(wall).map(([k, v]) => `${k} ${fmtSeconds(v)}`).join(', '));
+  console.log('\nwall time per notebook: ' + Object.entries(wall).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k} ${fmtSeconds(v)}`).join(', '));
+  console.log(`pipeline wall time: ${fmtSeconds((Date.now() - pipelineStarted) / 1000)}${jobs > 1 ? ` (up to ${jobs} notebooks at a time)` : ''}`);
   console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
   const staleNow = [...notebooks.keys()].map((id) => [id, stale(id)] as const).filter(([, why]) => why !== null && !why.includes('not run'));
   for (const [id, why] of staleNow) console.log(`stale: ${id} (${why}): run npm run pipeline -- ${id}`);
   return failed === 0 ? 0 : 1;
 }
 
-if (require.main === module) process.exit(main());
+if (require.main === module) {
+  main().then((code) => process.exit(code), (err: Error) => {
+    console.error(`pipeline: ${err.message}`);
+    process.exit(2);
+  });
+}

@@ -4,11 +4,13 @@
  * The file lives in PATHS.report: outputs/metrics.json for the full profile,
  * outputs/smoke/metrics.json for PROFILE=smoke, so smoke numbers never reach the
  * committed report. Writes are atomic (temp file + rename) and keys are sorted at
- * every level, so re-running a stage gives a minimal, stable diff.
+ * every level, so re-running a stage gives a minimal, stable diff. Each write holds a lock
+ * (src/artifacts/file_lock.ts), so notebooks running side by side do not lose each other's updates.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { PATHS } from './config';
+import { withFileLock } from './artifacts/file_lock';
 
 export type MetricsFile = Record<string, Record<string, unknown>>;
 
@@ -63,11 +65,14 @@ export function recordMetrics(
   if (!isPlainObject(values)) throw new Error(`metrics for stage "${stage}" must be a plain object`);
   validate(values, stage);
 
-  const all = readMetrics(file);
-  const previous = all[stage];
-  all[stage] = options.replace || !previous ? (clone(values) as Record<string, unknown>) : deepMerge(previous, values);
-  const sorted = sortKeys(all) as MetricsFile;
-  writeAtomic(file, JSON.stringify(sorted, null, 2) + '\n');
+  // Locked: notebooks running side by side each merge their stage into the same file.
+  withFileLock(file, () => {
+    const all = readMetrics(file);
+    const previous = all[stage];
+    all[stage] = options.replace || !previous ? (clone(values) as Record<string, unknown>) : deepMerge(previous, values);
+    const sorted = sortKeys(all) as MetricsFile;
+    writeAtomic(file, JSON.stringify(sorted, null, 2) + '\n');
+  });
 }
 
 function validate(value: unknown, where: string): void {

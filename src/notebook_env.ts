@@ -186,6 +186,9 @@ export function staticPlotsEnabled(): boolean {
  * from whoever started the kernel — for the headless pipeline that is the runner's log.
  */
 export function writeRealStderr(text: string): void {
+  // The runner may run notebooks side by side: tag each line with the notebook it comes from.
+  const tag = process.env.PIPELINE_NOTEBOOK;
+  if (tag) text = text.replace(/^(?=.)/gm, `[${tag}] `);
   try {
     fs.writeSync(2, text);
   } catch {

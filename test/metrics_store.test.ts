@@ -3,6 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { spawn } from 'child_process';
 import { defaultMetricsPath, readMetrics, recordMetrics } from '../src/metrics_store';
 import { PATHS } from '../src/config';
 
@@ -79,4 +80,20 @@ test('a corrupt file is reported, not silently replaced', () => {
   assert.throws(() => recordMetrics('cnn', { a: 1 }, file), /is not valid JSON/);
   fs.writeFileSync(file, '{"cnn": 3}');
   assert.throws(() => readMetrics(file), /stage "cnn" must be an object/);
+});
+
+test('processes recording side by side lose no update (the file lock); a dead holder\'s lock is taken over', async () => {
+  const file = tempFile();
+  const writer = (stage: string) => new Promise<number>((resolve) => {
+    const code = `const { recordMetrics } = require(${JSON.stringify(path.join(PATHS.root, 'src', 'metrics_store.ts'))});
+      for (let i = 0; i < 40; i++) recordMetrics(${JSON.stringify(stage)}, { ['k' + i]: i }, ${JSON.stringify(file)});`;
+    spawn(process.execPath, ['--import', 'tsx', '-e', code], { cwd: PATHS.root, stdio: 'inherit' }).on('exit', (c) => resolve(c ?? 1));
+  });
+  // A lock left by a process that is gone (pid 2^22 + 1 is above Linux's default pid_max).
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(`${file}.lock`, String(2 ** 22 + 1));
+  assert.deepEqual(await Promise.all([writer('aa'), writer('bb'), writer('cc')]), [0, 0, 0]);
+  const m = readMetrics(file);
+  for (const stage of ['aa', 'bb', 'cc']) assert.equal(Object.keys(m[stage]).length, 40, `stage ${stage} keeps all 40 keys`);
+  assert.equal(fs.existsSync(`${file}.lock`), false, 'the lock is released');
 });

@@ -73,3 +73,11 @@ describe('updateReadmeResults', () => {
     assert.equal(fs.readFileSync(file, 'utf8'), '# Plain\n');
   });
 });
+
+test('a pipeline that ran notebooks side by side leads with its own wall time, not the sum of theirs', () => {
+  const md = renderReadmeResults({ run: { wall_seconds: { '00': 50, '01': 70.5 }, last_pipeline: { notebooks: ['00', '01'], jobs: 2, seconds: 95, machine: 'M' } } });
+  assert.match(md, /Warm run \(each notebook's latest `npm run pipeline`, caches in place on M\): 1m35s, up to 2 notebooks at a time; each notebook's time, measured beside another's, sums to 2m01s \(00 50\.0 s, 01 1m11s\)\./);
+  // A partial side-by-side run says nothing about the whole pipeline's wall time.
+  const partial = renderReadmeResults({ run: { wall_seconds: { '00': 50, '01': 70.5 }, last_pipeline: { notebooks: ['01'], jobs: 2, seconds: 71 } } });
+  assert.match(partial, /caches in place\): 2m01s \(00 50\.0 s, 01 1m11s\)\./);
+});

@@ -20,12 +20,18 @@ export interface Stage {
   title: string;
   /** Stages whose artifacts this one reads. */
   dependsOn: StageId[];
+  /**
+   * Stages that must finish first when the pipeline runs notebooks side by side, although this one
+   * reads none of their artifacts: both fill a cache that one process at a time may extract.
+   */
+  runsAfter?: StageId[];
 }
 
 export const STAGES: readonly Stage[] = [
   { id: '00', notebook: '00_data_cleaning', title: 'data cleaning, split, image caches', dependsOn: [] },
   { id: '01', notebook: '01_shallow_baselines', title: 'shallow baselines', dependsOn: ['00'] },
-  { id: '02', notebook: '02_custom_cnn', title: 'custom CNN', dependsOn: ['00'] },
+  // 02's distillation teacher reads the 224 px ResNet-50 features that 03 extracts (whichever runs first fills the store).
+  { id: '02', notebook: '02_custom_cnn', title: 'custom CNN', dependsOn: ['00'], runsAfter: ['03'] },
   { id: '03', notebook: '03_resnet_transfer', title: 'ResNet-50 transfer', dependsOn: ['00'] },
   { id: '04', notebook: '04_text_model', title: 'text model', dependsOn: ['00'] },
   { id: '05', notebook: '05_fusion', title: 'fusion', dependsOn: ['03', '04'] },
@@ -151,4 +157,9 @@ export function readArtifactJson<T extends object>(name: ArtifactName, file: str
 /** The stage list as the runner's dependency map. */
 export function dependencyMap(): Record<string, string[]> {
   return Object.fromEntries(STAGES.map((s) => [s.id, [...s.dependsOn]]));
+}
+
+/** What must finish before a stage may start when notebooks run side by side: its dependencies and `runsAfter`. */
+export function startAfterMap(): Record<string, string[]> {
+  return Object.fromEntries(STAGES.map((s) => [s.id, [...s.dependsOn, ...(s.runsAfter ?? [])]]));
 }

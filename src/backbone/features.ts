@@ -30,6 +30,7 @@ import { imageRecipe } from '../data/images';
 import { ImagePixelSource } from '../data/loader';
 import type { Int8Quantization } from './onnx_export';
 import { caffePreprocess, CAFFE_BGR_MEANS, FEATURE_LAYER, RESNET_FEATURE_DIM, RESNET_INPUT_SIZE } from './resnet_tfjs';
+import { processAlive } from '../artifacts/file_lock';
 
 export type FeatureDtype = 'float32' | 'float16';
 
@@ -291,14 +292,6 @@ export class FeatureStore {
   }
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 // ---------------------------------------------------------------------------------------
 

@@ -38,6 +38,19 @@ export function wallLine(times: unknown): string | null {
   return `${formatWall(total)} (${ids.map((k) => `${k} ${formatWall(seconds[k])}`).join(', ')})`;
 }
 
+/**
+ * The wall-time line of a run: when the last pipeline ran every notebook of `times` several at a
+ * time, its own wall time first (each notebook's time was measured beside another's, so their sum
+ * is more than the run took), then the per-notebook line.
+ */
+function sideBySide(times: unknown, last: Obj): string | null {
+  const line = wallLine(times);
+  const { ids } = wallTimes(times);
+  const ran = Array.isArray(last.notebooks) ? (last.notebooks as unknown[]).map(String) : [];
+  if (!line || !(typeof last.jobs === 'number' && last.jobs > 1 && typeof last.seconds === 'number') || !ids.every((id) => ran.includes(id))) return line;
+  return `${formatWall(last.seconds)}, up to ${last.jobs} notebooks at a time; each notebook's time, measured beside another's, sums to ${line}`;
+}
+
 function rows(m: MetricsFile): string[][] {
   const price = obj(m.price_regression);
   const loc = obj(m.price_location);
@@ -118,10 +131,10 @@ export function renderReadmeResults(m: MetricsFile): string {
     markdownTable(['stage', 'result (test, product level)', 'anchor (published, leaky photo-level splits)'], rows(m)),
     '',
   ];
-  const cold = wallLine(run.cold_wall_seconds);
-  const warm = wallLine(run.wall_seconds);
   const lastCold = obj(run.last_cold_pipeline);
   const lastWarm = obj(run.last_pipeline);
+  const cold = sideBySide(run.cold_wall_seconds, lastCold);
+  const warm = sideBySide(run.wall_seconds, lastWarm);
   const on = (last: Obj) => (last.machine ? ` on ${text(last.machine)}` : '');
   if (cold) lines.push(`Cold run (\`npm run pipeline -- --cold\`, every cache empty${lastCold.date ? `, finished ${text(lastCold.date).slice(0, 10)}` : ''}${on(lastCold)}): ${cold}.`, '');
   if (warm) lines.push(`Warm run (each notebook's latest \`npm run pipeline\`, caches in place${on(lastWarm)}): ${warm}.`, '');

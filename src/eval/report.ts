@@ -133,7 +133,8 @@ function runSection(input: ReportInput): string[] {
     const last = isObj(run.last_pipeline) ? run.last_pipeline : undefined;
     if (last && num(last.seconds) !== undefined) {
       out.push('', `Last \`npm run pipeline\` invocation: notebooks ${Array.isArray(last.notebooks) ? last.notebooks.join(' ') : '?'}, ` +
-        `${formatWall(num(last.seconds) as number)} in all${typeof last.date === 'string' ? ` (finished ${last.date})` : ''}.`);
+        `${formatWall(num(last.seconds) as number)} in all${typeof last.date === 'string' ? ` (finished ${last.date})` : ''}` +
+        `${num(last.jobs) !== undefined && (num(last.jobs) as number) > 1 ? `, up to ${last.jobs} notebooks at a time (so each notebook's time above was measured beside another's, and their sum exceeds the run's)` : ''}.`);
     }
   } else {
     out.push('No wall times recorded yet (they are written by `npm run pipeline`).');
