@@ -109,8 +109,16 @@ async function main(): Promise<number> {
     const child = spawn('/usr/bin/python3', [path.join(PATHS.root, 'scripts', 'run_notebook.py'),
       path.join(NOTEBOOK_DIR, file), outIpynb, path.join(OUT_DIR, `${base}.html`), KERNEL],
     { cwd: PATHS.root, env: { ...env, PIPELINE_NOTEBOOK: id }, stdio: 'inherit' }); // PIPELINE_NOTEBOOK tags its progress lines
-    child.on('error', (err) => console.log(`=== ${file}: could not start python3: ${err.message} ===`));
+    let settled = false; // 'close' may or may not follow 'error' (a python3 that cannot start)
+    child.on('error', (err) => {
+      console.log(`=== ${file}: could not start python3: ${err.message} ===`);
+      if (settled) return;
+      settled = true;
+      resolve(false);
+    });
     child.on('close', (code) => {
+      if (settled) return;
+      settled = true;
       const seconds = (Date.now() - t0) / 1000;
       wall[id] = Math.round(seconds * 10) / 10;
       if (code === 0) {
