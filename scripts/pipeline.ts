@@ -161,7 +161,7 @@ async function main(): Promise<number> {
     }
   }
   console.log('\nwall time per notebook: ' + Object.entries(wall).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k} ${fmtSeconds(v)}`).join(', '));
-  console.log(`pipeline wall time: ${fmtSeconds((Date.now() - pipelineStarted) / 1000)}${jobs > 1 ? ` (up to ${jobs} notebooks at a time)` : ''}`);
+  console.log(`pipeline wall time: ${fmtSeconds((Date.now() - pipelineStarted) / 1000)}${jobs > 1 && order.length > 1 ? ` (up to ${jobs} notebooks at a time)` : ''}`);
   console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
   const staleNow = [...notebooks.keys()].map((id) => [id, stale(id)] as const).filter(([, why]) => why !== null && !why.includes('not run'));
   for (const [id, why] of staleNow) console.log(`stale: ${id} (${why}): run npm run pipeline -- ${id}`);
