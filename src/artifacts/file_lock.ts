@@ -38,7 +38,7 @@ export function withFileLock<T>(file: string, fn: () => T, waitMs = 30_000): T {
     } catch {
       continue; // released meanwhile
     }
-    // An empty file is a holder between creating and writing it: wait, unless it stays so.
+    // An empty file is a holder between creating and writing it: wait (one left empty by a crash times out below).
     if ((owner && !processAlive(owner)) || owner === process.pid) {
       fs.rmSync(lock, { force: true });
       continue;

@@ -271,11 +271,13 @@ export function cutPaddingRunner(model: tf.LayersModel, outputLayers: string[]):
 
 /**
  * Rows [start, end) of row-major ids [n, L], cut to the columns a text CNN reads at inference: the
- * longest row's real tokens (up to its last non-PAD id) plus `window` (paddingWindow), at most L. A
- * title-only query of 10 tokens then runs on 17 columns instead of 96. Inference only: in
- * training every padding window tied at the max gets gradient, so a cut batch trains differently.
+ * longest row's real tokens (up to its last non-PAD id) plus `window` (paddingWindow), at most L;
+ * all L when `window` is null. A title-only query of 10 tokens then runs on 17 columns instead of
+ * 96. Inference only: in training every padding window tied at the max gets gradient, so a cut
+ * batch trains differently.
  */
-export function cutPadding(ids: Int32Array, L: number, start: number, end: number, window: number): { ids: Int32Array; width: number } {
+export function cutPadding(ids: Int32Array, L: number, start: number, end: number, window: number | null): { ids: Int32Array; width: number } {
+  if (window === null) return { ids: ids.slice(start * L, end * L), width: L };
   let longest = 0;
   for (let r = start; r < end; r++) {
     let last = L;

@@ -61,14 +61,16 @@ export interface TextOutputs {
 
 export class TextPredictor implements Predictor {
   readonly kind = 'text' as const;
-  private readonly runner: tf.LayersModel;
-  /** The CNN on cut padding (same outputs, less work), when its layers allow it. */
-  private readonly cutRunner: ReturnType<typeof cutPaddingRunner>;
+  /**
+   * The CNN's embedding and logits: on cut padding (same outputs, less work) when its layers allow
+   * it, else at full width (window null) on the model itself.
+   */
+  private readonly runner: { runner: tf.LayersModel; window: number | null };
 
   constructor(readonly spec: TextPredictorSpec, private readonly tfidf: TfidfPart, private readonly cnn: CnnPart) {
     if (!(spec.cnnWeight >= 0 && spec.cnnWeight <= 1)) throw new Error(`cnnWeight must be in [0, 1], got ${spec.cnnWeight}`);
-    this.runner = withEmbedding(cnn.model, TEXT_EMBEDDING_LAYER);
-    this.cutRunner = cutPaddingRunner(cnn.model, [TEXT_EMBEDDING_LAYER, cnn.model.outputLayers[0].name]);
+    this.runner = cutPaddingRunner(cnn.model, [TEXT_EMBEDDING_LAYER, cnn.model.outputLayers[0].name])
+      ?? { runner: withEmbedding(cnn.model, TEXT_EMBEDDING_LAYER), window: null };
   }
 
   get label(): string {
@@ -97,17 +99,12 @@ export class TextPredictor implements Predictor {
     // Batches of 256, each cut to the columns its longest text needs (same outputs, less work).
     const k = this.spec.classes.length;
     const cnnProbs = new Float32Array(listings.length * k);
-    let embeddings = new Float32Array(0);
-    let embeddingWidth = 0;
+    const embeddingWidth = this.runner.runner.outputs[0].shape[1] as number;
+    const embeddings = new Float32Array(listings.length * embeddingWidth);
     for (let start = 0; start < listings.length; start += 256) {
       const end = Math.min(listings.length, start + 256);
-      const out = this.cutRunner
-        ? (({ ids: cut, width }) => embedAndClassify(this.cutRunner!.runner, cut, width, 256))(cutPadding(ids, L, start, end, this.cutRunner.window))
-        : embedAndClassify(this.runner, ids.subarray(start * L, end * L), L, 256);
-      if (start === 0) {
-        embeddingWidth = out.embeddingWidth;
-        embeddings = new Float32Array(listings.length * embeddingWidth);
-      }
+      const cut = cutPadding(ids, L, start, end, this.runner.window);
+      const out = embedAndClassify(this.runner.runner, cut.ids, cut.width, 256);
       embeddings.set(out.embeddings, start * embeddingWidth);
       cnnProbs.set(out.probs, start * k);
     }
@@ -160,6 +157,6 @@ export class TextPredictor implements Predictor {
 
   dispose(): void {
     this.cnn.model.dispose();
-    this.cutRunner?.runner.dispose();
+    if (this.runner.window !== null) this.runner.runner.dispose(); // a copy; the full-width runner shares cnn.model's layers
   }
 }
